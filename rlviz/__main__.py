@@ -1,0 +1,135 @@
+"""Command line: ``python -m rlviz train --algo a2c --env CartPole-v1 --out runs/a2c``.
+
+Bad input exits with status 2 and one line on stderr that says what is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from rlviz.config import ALGOS, ConfigError, field_spec, make_config, parse_value
+from rlviz.envs import ENVS
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"rlviz: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog="python -m rlviz", description="Train deep RL agents and write their runs.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+    train = commands.add_parser("train", help="train one agent and write its run directory")
+    train.add_argument("--algo", required=True, choices=list(ALGOS))
+    train.add_argument("--env", default="CartPole-v1", choices=list(ENVS))
+    train.add_argument("--seed", type=int, default=None, help="default 0")
+    train.add_argument("--total-steps", type=int, default=None, help="env steps (default: the preset's)")
+    train.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                       help="override a hyperparameter (SB3 names), e.g. --set gamma=0.98; repeatable")
+    train.add_argument("--stop-when-solved", action="store_true", help="stop once the last-100 mean reaches the threshold")
+    train.add_argument("--video", action="store_true", help="record greedy episodes at 0, 25, 50 and 100%% of training")
+    train.add_argument("--out", required=True, type=Path, help="run directory to write")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace):
+    config_class = ALGOS[args.algo].config_class
+    overrides = {}
+    for item in args.set:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise ConfigError(f"--set expects NAME=VALUE, got {item!r}")
+        overrides[name.strip()] = parse_value(field_spec(config_class, name.strip()), text)
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.total_steps is not None:
+        overrides["total_steps"] = args.total_steps
+    if args.stop_when_solved:
+        overrides["stop_when_solved"] = True
+    return make_config(args.algo, args.env, **overrides)
+
+
+class ProgressBar:
+    """One line of progress on a terminal; a line per 10% when the output is a log file."""
+
+    def __init__(self, total_steps: int, stream: TextIO = sys.stderr) -> None:
+        self.total = total_steps
+        self.stream = stream
+        self.interactive = stream.isatty()
+        self.start = time.perf_counter()
+        self.last_draw = 0.0
+        self.next_tenth = 0.1
+        self.recent: deque[float] = deque(maxlen=100)
+
+    def update(self, env_step: int, episode_return: float | None = None, final: bool = False) -> None:
+        if episode_return is not None:
+            self.recent.append(episode_return)
+        now = time.perf_counter()
+        fraction = min(1.0, env_step / self.total)
+        if self.interactive:
+            if not final and now - self.last_draw < 0.2:
+                return
+        elif fraction < self.next_tenth:  # a log gets one line per tenth, the last one included
+            return
+        self.last_draw = now
+        self.next_tenth = (int(fraction * 10) + 1) / 10
+        elapsed = now - self.start
+        rate = env_step / elapsed if elapsed > 0 else 0.0
+        eta = max(0.0, self.total - env_step) / rate if rate > 0 else 0.0
+        mean = f"{sum(self.recent) / len(self.recent):8.1f}" if self.recent else "       -"
+        bar = "#" * int(fraction * 24)
+        line = (f"[{bar:<24}] {fraction:4.0%} {env_step:>9,}/{self.total:,} steps  {rate:7,.0f} steps/s  "
+                f"last-100 mean {mean}  ETA {eta:5.0f}s")
+        self.stream.write(("\r" + line) if self.interactive else line + "\n")
+        if final and self.interactive:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from rlviz.runs import write_run
+    from rlviz.trainer import EpisodeEnded, Finished, Updated, train
+
+    config = config_from_args(args)
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a directory")
+    progress = ProgressBar(config.total_steps)
+    video_dir = out / "videos" if args.video else None
+    for event in write_run(config, out, train(config, video_dir=video_dir)):
+        if isinstance(event, EpisodeEnded):
+            progress.update(event.env_step, event.episode_return)
+        elif isinstance(event, Updated):
+            progress.update(event.env_step)
+        elif isinstance(event, Finished):
+            progress.update(event.env_steps, final=True)
+            solved = f"solved at step {event.solved_at_step:,}" if event.solved_at_step is not None else "not solved"
+            final_mean = f"{event.final_mean_return:.1f}" if event.final_mean_return is not None else "-"
+            eval_mean = f"{event.eval_mean_return:.1f}" if event.eval_mean_return is not None else "-"
+            print(f"{config.algo} on {config.env_id}, seed {config.seed}: {solved}; last-100 mean {final_mean}; "
+                  f"greedy eval {eval_mean}; {event.env_steps:,} steps in {event.wall_seconds:.1f} s "
+                  f"({event.steps_per_second:,.0f} steps/s). Wrote {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            return run_train(args)
+    except ConfigError as error:
+        print(f"rlviz: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nrlviz: interrupted", file=sys.stderr)
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""DQN with a replay buffer, epsilon-greedy exploration and a soft (Polyak) target network.
+
+    for every env step:
+        act      a = random with probability epsilon, else argmax_a Q(s, a)
+        step     s', r, terminated, truncated = env.step(a)
+        store    (s, a, r, s', terminated) in the replay buffer
+        learn    every train_freq steps: sample a batch,
+                 y = r + gamma (1 - terminated) max_a' Q_target(s', a'),  minimise loss(Q(s, a) - y)
+        sync     every target_update_interval steps: theta_target <- tau theta + (1 - tau) theta_target
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rlviz.buffers import ReplayBuffer, Transition
+from rlviz.config import DQNConfig
+from rlviz.networks import mlp
+from rlviz.returns import n_step_targets
+
+
+class DQNAgent:
+    def __init__(self, config: DQNConfig, obs_dim: int, n_actions: int, rng: np.random.Generator) -> None:
+        self.config = config
+        self.n_actions = n_actions
+        self.rng = rng
+        self.q_network = mlp(obs_dim, config.hidden_sizes, n_actions, config.activation)
+        self.target_network = copy.deepcopy(self.q_network).requires_grad_(False)
+        self.parameters = list(self.q_network.parameters())
+        # fused: one kernel updates every tensor (PyTorch only defaults to it on GPUs).
+        self.optimizer = torch.optim.Adam(self.parameters, lr=config.learning_rate, fused=True)
+        self.buffer = ReplayBuffer(config.buffer_size, obs_dim, rng)
+        self.next_train_step = config.learning_starts
+        self.next_sync_step = config.learning_starts
+        self.epsilon = config.exploration_initial_eps
+
+    def epsilon_at(self, env_step: int) -> float:
+        """Linear decay from the initial to the final epsilon over exploration_fraction of training."""
+        config = self.config
+        decay_steps = config.exploration_fraction * config.total_steps
+        progress = min(1.0, env_step / decay_steps) if decay_steps > 0 else 1.0
+        return config.exploration_initial_eps + progress * (config.exploration_final_eps - config.exploration_initial_eps)
+
+    # --- act ---------------------------------------------------------------------------------
+    def act(self, obs: np.ndarray, env_step: int) -> np.ndarray:
+        self.epsilon = self.epsilon_at(env_step)
+        n_envs = len(obs)
+        explore = self.rng.random(n_envs) < self.epsilon
+        if explore.all():  # skip the forward pass when every action is random anyway
+            return self.rng.integers(0, self.n_actions, size=n_envs)
+        random_actions = self.rng.integers(0, self.n_actions, size=n_envs)
+        return np.where(explore, random_actions, self.greedy_action(obs))
+
+    def greedy_action(self, obs: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            q_values = self.q_network(torch.as_tensor(obs, dtype=torch.float32))
+        return q_values.argmax(dim=1).numpy()
+
+    # --- store, then learn and sync when due ----------------------------------------------------
+    def observe(self, step: Transition, env_step: int) -> dict[str, float] | None:
+        self.buffer.add(step)
+        metrics = None
+        if env_step >= self.next_train_step and self.buffer.size >= self.config.batch_size:
+            self.next_train_step = env_step + self.config.train_freq
+            for _ in range(self.config.gradient_steps):
+                metrics = self.learn()
+        if env_step >= self.next_sync_step:
+            self.next_sync_step = env_step + self.config.target_update_interval
+            self.sync_target()
+        return metrics
+
+    def learn(self) -> dict[str, float]:
+        config = self.config
+        batch = self.buffer.sample(config.batch_size)
+        with torch.no_grad():  # the target is a fixed regression label: no gradient through it
+            next_q_max = self.target_network(batch.next_obs).max(dim=1).values  # (B,)
+            # Each sampled transition is its own one-step segment: y = r + gamma (1 - terminated) max Q'.
+            td_target = n_step_targets(batch.rewards, next_q_max, batch.terminated, torch.zeros_like(batch.rewards), config.gamma, n=1)
+        q_taken = self.q_network(batch.obs).gather(1, batch.actions.unsqueeze(1)).squeeze(1)  # (B,)
+        td_error = td_target - q_taken
+        if config.loss == "huber":
+            loss = F.smooth_l1_loss(q_taken, td_target)
+        else:
+            loss = F.mse_loss(q_taken, td_target)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.parameters, config.max_grad_norm)
+        self.optimizer.step()
+        return {
+            "td_loss": loss.item(),
+            "mean_abs_td_error": td_error.abs().mean().item(),
+            "q_mean": q_taken.mean().item(),
+            "grad_norm": grad_norm.item(),
+            "epsilon": self.epsilon,
+        }
+
+    def sync_target(self) -> None:
+        """Polyak averaging: theta_target <- theta_target + tau (theta - theta_target); tau = 1 copies."""
+        with torch.no_grad():
+            for target, online in zip(self.target_network.parameters(), self.q_network.parameters()):
+                target.lerp_(online, self.config.tau)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"q_network": self.q_network.state_dict()}

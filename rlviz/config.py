@@ -1,0 +1,294 @@
+"""Hyperparameters: one frozen dataclass per algorithm family, and the five presets.
+
+Field names follow Stable-Baselines3 where SB3 has one, so a student who moves on meets the same
+words. Every field carries its help text and valid range in ``metadata``; the app builds its
+sliders from them, the command line validates ``--set`` with them, and constructing a config
+with a bad value raises ``ConfigError`` naming the field, the value and the range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from rlviz import __version__
+from rlviz.envs import ENVS
+
+
+class ConfigError(ValueError):
+    """A hyperparameter is unknown, malformed or out of range. The message is one line."""
+
+
+def hyper(
+    default: Any,
+    help: str,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    label: str = "",
+    choices: tuple[Any, ...] | None = None,
+    log: bool = False,
+    tunable: bool = True,
+) -> Any:
+    """A config field with its help text and valid range (``low <= value <= high``).
+
+    ``log`` marks a range best explored on a log scale (learning rates, tau);
+    ``tunable=False`` marks bookkeeping fields that are not hyperparameters.
+    """
+    meta = dict(help=help, low=low, high=high, label=label, choices=choices, log=log, tunable=tunable)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class BaseConfig:
+    """What every algorithm shares."""
+
+    algo: str = hyper("", "Algorithm key.", tunable=False)
+    env_id: str = hyper("CartPole-v1", "Gymnasium environment.", choices=tuple(ENVS), tunable=False)
+    seed: int = hyper(0, "Seeds the networks, the exploration and the environments: same seed, same run.", 0, 2**31 - 1, label="Seed")
+    total_steps: int = hyper(100_000, "Environment steps to train for (summed over parallel envs).", 1_000, 5_000_000, label="Total env steps", log=True)
+    learning_rate: float = hyper(1e-3, "Adam step size.", 1e-5, 0.1, label="Learning rate", log=True)
+    gamma: float = hyper(0.99, "Discount factor: a reward k steps ahead counts gamma^k. Effective horizon ~ 1/(1 - gamma).", 0.8, 0.9999, label="Discount gamma")
+    max_grad_norm: float = hyper(10.0, "Gradients are rescaled so their global norm is at most this.", 0.1, 100.0, label="Max gradient norm", log=True)
+    hidden_sizes: tuple[int, ...] = hyper((64, 64), "Widths of the hidden layers, e.g. 64,64.", 1, 1024, label="Hidden layers")
+    activation: str = hyper("relu", "Nonlinearity between hidden layers.", choices=("relu", "tanh"), label="Activation")
+    stop_when_solved: bool = hyper(False, "Stop as soon as the mean of the last 100 episode returns reaches the env's threshold.", label="Stop when solved")
+    eval_episodes: int = hyper(10, "Greedy episodes played after training to measure the final policy.", 0, 100, label="Evaluation episodes")
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, _checked(f, getattr(self, f.name)))
+        if self.algo not in ALGOS or not isinstance(self, ALGOS[self.algo].config_class):
+            raise ConfigError(f"algo='{self.algo}' does not belong to {type(self).__name__}")
+
+    def replace(self, **changes: Any) -> "Config":
+        """A copy with ``changes`` applied and validated; unknown names raise ConfigError."""
+        names = {f.name for f in dataclasses.fields(self)}
+        for name in changes:
+            if name not in names:
+                raise ConfigError(f"unknown field '{name}' for {self.algo}: choose from {', '.join(sorted(names))}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def run_hash(self) -> str:
+        """Identifies a run: every field (seed included) plus the rlviz version."""
+        payload = json.dumps({"version": __version__, **self.to_dict()}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class DQNConfig(BaseConfig):
+    """Deep Q-learning with a replay buffer, epsilon-greedy exploration and a Polyak target network."""
+
+    buffer_size: int = hyper(100_000, "Transitions kept in the replay buffer (oldest dropped first).", 1_000, 1_000_000, label="Replay buffer size", log=True)
+    batch_size: int = hyper(64, "Transitions sampled from the replay buffer per gradient step.", 8, 1024, label="Batch size", log=True)
+    learning_starts: int = hyper(1_000, "Env steps of pure exploration before the first gradient step.", 0, 100_000, label="Learning starts")
+    train_freq: int = hyper(4, "Env steps between gradient steps.", 1, 256, label="Train frequency")
+    gradient_steps: int = hyper(1, "Gradient steps each time training is due.", 1, 64, label="Gradient steps")
+    tau: float = hyper(1e-3, "Polyak factor: target <- tau * online + (1 - tau) * target. 1 is a hard copy; the target lags ~1/tau syncs.", 1e-4, 1.0, label="Soft update tau", log=True)
+    target_update_interval: int = hyper(4, "Env steps between target-network syncs.", 1, 100_000, label="Target update interval", log=True)
+    exploration_initial_eps: float = hyper(1.0, "Probability of a random action at the start.", 0.0, 1.0, label="Initial epsilon")
+    exploration_final_eps: float = hyper(0.01, "Probability of a random action after the decay.", 0.0, 1.0, label="Final epsilon")
+    exploration_fraction: float = hyper(0.1, "Fraction of total steps over which epsilon decays linearly.", 0.0, 1.0, label="Exploration fraction")
+    loss: str = hyper("huber", "Loss on the TD error: squared (mse) or Huber, which caps the gradient of large errors.", choices=("mse", "huber"), label="TD loss")
+
+
+@dataclass(frozen=True)
+class ActorCriticConfig(BaseConfig):
+    """The actor-critic engine behind td-ac, a2c-1step, nstep-ac and a2c.
+
+    Each update uses a rollout of ``n_steps`` steps from each of ``n_envs`` envs. Advantages are
+    GAE(gamma, gae_lambda) over the rollout: gae_lambda = 1 gives n-step returns bootstrapped at
+    the rollout's end, gae_lambda = 0 gives one-step TD targets r + gamma V(s').
+    """
+
+    n_steps: int = hyper(5, "Env steps per env in each rollout; one update per rollout. Returns bootstrap from V at its end.", 1, 2048, label="n-steps (rollout length)", log=True)
+    gae_lambda: float = hyper(1.0, "GAE lambda: 0 = one-step TD targets, 1 = n-step returns to the rollout's end.", 0.0, 1.0, label="GAE lambda")
+    n_envs: int = hyper(1, "Environments stepped in parallel; each rollout has n_envs * n_steps transitions.", 1, 64, label="Parallel envs", log=True)
+    ent_coef: float = hyper(0.0, "Weight of the entropy bonus that keeps the policy exploring.", 0.0, 0.1, label="Entropy coefficient")
+    vf_coef: float = hyper(0.5, "Weight of the critic's loss in the total loss.", 0.05, 2.0, label="Value-loss coefficient")
+    shared_network: bool = hyper(False, "One trunk with policy and value heads, instead of separate actor and critic networks.", label="Shared network")
+    normalize_advantage: bool = hyper(False, "Standardise the advantages of each rollout to mean 0 and std 1 (needs more than one transition).", label="Normalise advantages")
+    reward_scale: float = hyper(1.0, "Rewards are multiplied by this before learning (reported returns are not).", 0.001, 1.0, label="Reward scale", log=True)
+    loss: str = hyper("mse", "Critic loss on the TD error: squared (mse) or Huber (smooth L1).", choices=("mse", "huber"), label="Value loss")
+
+
+Config = Union[DQNConfig, ActorCriticConfig]
+
+
+@dataclass(frozen=True)
+class AlgoInfo:
+    key: str
+    display_name: str
+    config_class: type
+    summary: str
+    sliders: tuple[str, ...]  # the fields a student tunes for this algorithm, in display order
+    defaults: dict[str, Any]  # preset values for every env
+    env_defaults: dict[str, dict[str, Any]]  # per-env tweaks on top of ``defaults``
+
+
+_COMMON_SLIDERS = ("learning_rate", "gamma", "total_steps", "seed")
+_AC_SLIDERS = ("ent_coef", "vf_coef", "max_grad_norm", "reward_scale")
+
+ALGOS: dict[str, AlgoInfo] = {
+    "dqn": AlgoInfo(
+        "dqn",
+        "DQN (soft target)",
+        DQNConfig,
+        "A Q-network learns Q(s, a) from replayed transitions; a slowly following target network keeps its targets still.",
+        _COMMON_SLIDERS + ("tau", "target_update_interval", "batch_size", "buffer_size", "learning_starts", "train_freq",
+                           "exploration_initial_eps", "exploration_final_eps", "exploration_fraction"),
+        dict(hidden_sizes=(64, 64), learning_rate=5e-4, gamma=0.99, buffer_size=100_000, batch_size=100,
+             learning_starts=1_000, train_freq=4, tau=1e-3, target_update_interval=4, max_grad_norm=10.0),
+        {
+            "CartPole-v1": dict(total_steps=200_000, exploration_fraction=0.2),
+            "LunarLander-v3": dict(total_steps=1_000_000, exploration_fraction=0.1),
+        },
+    ),
+    "td-ac": AlgoInfo(
+        "td-ac",
+        "TD Actor-Critic",
+        ActorCriticConfig,
+        "A shared trunk with a policy head and a value head, trained on one-step TD targets r + gamma V(s') every few steps.",
+        _COMMON_SLIDERS + ("n_steps",) + _AC_SLIDERS,
+        dict(hidden_sizes=(256,), shared_network=True, learning_rate=2e-4, gamma=0.98, n_steps=10, gae_lambda=0.0,
+             n_envs=1, reward_scale=0.01, loss="huber", vf_coef=1.0, ent_coef=0.0, max_grad_norm=10.0),
+        {"CartPole-v1": dict(total_steps=400_000), "LunarLander-v3": dict(total_steps=1_000_000)},
+    ),
+    "a2c-1step": AlgoInfo(
+        "a2c-1step",
+        "One-step A2C",
+        ActorCriticConfig,
+        "Separate actor and critic networks updated after every single step with the one-step advantage r + gamma V(s') - V(s).",
+        _COMMON_SLIDERS + _AC_SLIDERS,
+        dict(hidden_sizes=(128, 64), shared_network=False, learning_rate=1e-3, gamma=0.99, n_steps=1, gae_lambda=1.0,
+             n_envs=1, ent_coef=0.01, vf_coef=1.0, max_grad_norm=10.0),
+        {"CartPole-v1": dict(total_steps=400_000), "LunarLander-v3": dict(total_steps=1_000_000)},
+    ),
+    "nstep-ac": AlgoInfo(
+        "nstep-ac",
+        "N-step Actor-Critic",
+        ActorCriticConfig,
+        "Separate actor and critic; every n steps, each step's advantage uses the rewards up to the rollout's end plus V there.",
+        _COMMON_SLIDERS + ("n_steps", "gae_lambda") + _AC_SLIDERS,
+        dict(hidden_sizes=(256, 256), shared_network=False, learning_rate=5e-4, gamma=0.99, n_steps=8, gae_lambda=1.0,
+             n_envs=1, ent_coef=0.01, vf_coef=1.0, max_grad_norm=0.5),
+        {"CartPole-v1": dict(total_steps=400_000), "LunarLander-v3": dict(total_steps=1_000_000)},
+    ),
+    "a2c": AlgoInfo(
+        "a2c",
+        "A2C (parallel envs)",
+        ActorCriticConfig,
+        "Synchronous advantage actor-critic: n-step rollouts from many envs at once, an entropy bonus and clipped gradients.",
+        _COMMON_SLIDERS + ("n_envs", "n_steps", "gae_lambda") + _AC_SLIDERS,
+        dict(hidden_sizes=(64, 64), shared_network=True, learning_rate=7e-4, gamma=0.99, n_steps=5, gae_lambda=1.0,
+             n_envs=32, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5),
+        {"CartPole-v1": dict(total_steps=300_000), "LunarLander-v3": dict(total_steps=1_000_000)},
+    ),
+}
+
+
+def make_config(algo: str, env_id: str = "CartPole-v1", **overrides: Any) -> Config:
+    """The preset for ``algo`` on ``env_id``, with ``overrides`` applied and validated."""
+    if algo not in ALGOS:
+        raise ConfigError(f"unknown algorithm '{algo}': choose one of {', '.join(ALGOS)}")
+    if env_id not in ENVS:
+        raise ConfigError(f"unknown env '{env_id}': choose one of {', '.join(ENVS)}")
+    info = ALGOS[algo]
+    names = {f.name for f in dataclasses.fields(info.config_class)}
+    for name in overrides:
+        if name not in names:
+            raise ConfigError(f"unknown field '{name}' for {algo}: choose from {', '.join(sorted(names))}")
+    values = {**info.defaults, **info.env_defaults.get(env_id, {}), **overrides}
+    return info.config_class(algo=algo, env_id=env_id, **values)
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    """Inverse of ``Config.to_dict`` (JSON turns tuples into lists; this turns them back)."""
+    data = dict(data)
+    algo = data.pop("algo", None)
+    if algo not in ALGOS:
+        raise ConfigError(f"unknown algorithm '{algo}': choose one of {', '.join(ALGOS)}")
+    return make_config(algo, data.pop("env_id", "CartPole-v1"), **data)
+
+
+def field_spec(config_class: type, name: str) -> dataclasses.Field:
+    for f in dataclasses.fields(config_class):
+        if f.name == name:
+            return f
+    names = ", ".join(sorted(f.name for f in dataclasses.fields(config_class)))
+    raise ConfigError(f"unknown field '{name}': choose from {names}")
+
+
+def parse_value(f: dataclasses.Field, text: str) -> Any:
+    """Turn command-line text into the field's type: '1e5' -> 100000, 'true' -> True, '64,64' -> (64, 64)."""
+    kind = type(f.default)
+    text = text.strip()
+    try:
+        if kind is bool:
+            lowered = text.lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return lowered in ("true", "1", "yes")
+        if kind is int:
+            number = float(text)
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        if kind is float:
+            return float(text)
+        if kind is tuple:
+            return tuple(int(part) for part in text.split(",") if part.strip())
+        return text
+    except ValueError:
+        expected = {bool: "true or false", int: "an integer", float: "a number", tuple: "integers separated by commas"}[kind]
+        raise ConfigError(f"{f.name}={text!r} is not {expected}") from None
+
+
+def describe_range(f: dataclasses.Field) -> str:
+    meta = f.metadata
+    if meta["choices"]:
+        return "one of " + ", ".join(str(c) for c in meta["choices"])
+    if type(f.default) is bool:
+        return "true or false"
+    if meta["low"] is None:
+        return "any value"
+    return f"[{meta['low']:g}, {meta['high']:g}]"
+
+
+def _checked(f: dataclasses.Field, value: Any) -> Any:
+    """Validate (and normalise: int -> float, list -> tuple) one field value."""
+    kind = type(f.default)
+    meta = f.metadata
+
+    def fail(reason: str) -> ConfigError:
+        return ConfigError(f"{f.name}={value!r} {reason}: must be {describe_range(f)}")
+
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise fail("is not a bool")
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fail("is not an integer")
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise fail("is not a finite number")
+        value = float(value)
+    elif kind is tuple:
+        if not isinstance(value, (tuple, list)) or not 1 <= len(value) <= 4:
+            raise ConfigError(f"{f.name}={value!r} must be 1 to 4 layer widths, each in [1, 1024]")
+        value = tuple(value)
+        if not all(isinstance(width, int) and not isinstance(width, bool) and 1 <= width <= 1024 for width in value):
+            raise ConfigError(f"{f.name}={value!r} must be 1 to 4 layer widths, each in [1, 1024]")
+        return value
+    if meta["choices"] and value not in meta["choices"]:
+        raise fail("is not allowed")
+    if meta["low"] is not None and kind in (int, float) and not meta["low"] <= value <= meta["high"]:
+        raise fail("is out of range")
+    return value

@@ -1,0 +1,78 @@
+"""Small MLP builders."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+def mlp(in_dim: int, hidden_sizes: tuple[int, ...], out_dim: int | None, activation: str = "relu") -> nn.Sequential:
+    """Linear layers of ``hidden_sizes`` with ``activation`` between them.
+
+    (B, in_dim) -> (B, out_dim); with ``out_dim=None`` the net ends after the last hidden
+    activation, (B, hidden_sizes[-1]), to serve as a trunk for heads.
+    """
+    layers: list[nn.Module] = []
+    width = in_dim
+    for hidden in hidden_sizes:
+        layers += [nn.Linear(width, hidden), ACTIVATIONS[activation]()]
+        width = hidden
+    if out_dim is not None:
+        layers.append(nn.Linear(width, out_dim))
+    return nn.Sequential(*layers)
+
+
+class ActorCriticNetwork(nn.Module):
+    """A policy (logits over actions) and a state-value function V(s).
+
+    ``shared=True``: one trunk feeding a policy head and a value head, so both losses shape the
+    same features. ``shared=False``: two separate MLPs of the same widths.
+    """
+
+    def __init__(self, obs_dim: int, n_actions: int, hidden_sizes: tuple[int, ...], activation: str, shared: bool) -> None:
+        super().__init__()
+        self.shared = shared
+        if shared:
+            self.trunk = mlp(obs_dim, hidden_sizes, None, activation)
+            self.policy_head = nn.Linear(hidden_sizes[-1], n_actions)
+            self.value_head = nn.Linear(hidden_sizes[-1], 1)
+        else:
+            self.actor = mlp(obs_dim, hidden_sizes, n_actions, activation)
+            self.critic = mlp(obs_dim, hidden_sizes, 1, activation)
+        self._orthogonal_init()
+
+    def _orthogonal_init(self) -> None:
+        """Orthogonal weights, zero biases; the policy's last layer is scaled by 0.01.
+
+        A near-zero policy output starts every state at the uniform policy, so early noisy
+        advantages cannot push it into a deterministic choice before the critic has learned.
+        """
+        linears = [module for module in self.modules() if isinstance(module, nn.Linear)]
+        for layer in linears:
+            nn.init.orthogonal_(layer.weight, gain=2**0.5)
+            nn.init.zeros_(layer.bias)
+        policy_out = self.policy_head if self.shared else self.actor[-1]
+        value_out = self.value_head if self.shared else self.critic[-1]
+        nn.init.orthogonal_(policy_out.weight, gain=0.01)
+        nn.init.orthogonal_(value_out.weight, gain=1.0)
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, obs_dim) -> logits (B, n_actions), values (B,)."""
+        if self.shared:
+            features = self.trunk(obs)
+            return self.policy_head(features), self.value_head(features).squeeze(-1)
+        return self.actor(obs), self.critic(obs).squeeze(-1)
+
+    def logits(self, obs: torch.Tensor) -> torch.Tensor:
+        """(B, obs_dim) -> (B, n_actions)."""
+        if self.shared:
+            return self.policy_head(self.trunk(obs))
+        return self.actor(obs)
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """(B, obs_dim) -> (B,). Squeezed: a (B, 1) value against (B,) targets would broadcast to (B, B)."""
+        if self.shared:
+            return self.value_head(self.trunk(obs)).squeeze(-1)
+        return self.critic(obs).squeeze(-1)

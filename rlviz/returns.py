@@ -1,0 +1,114 @@
+"""Return maths: pure functions on one trajectory segment.
+
+The agents train with these functions and the Theory page fills its formulas with them, so what
+a student reads is what runs.
+
+Conventions (all functions):
+- Time is axis 0. Inputs are 1-D arrays of length T, or (T, N) for N envs side by side; NumPy
+  arrays or torch tensors, and the result is of the same kind.
+- ``next_values[t]`` is V(s_{t+1}) of the *real* next observation (the final observation at a
+  truncation), whatever happens after it.
+- ``terminated[t]``: the episode ended at step t in a terminal state; nothing follows, V = 0.
+  ``truncated[t]``: it was cut (time limit); the future exists, so we bootstrap with V(s_{t+1}).
+  Both may be bools or 0/1 floats. Either one ends the sum: the next step belongs to a new episode.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+Array = TypeVar("Array", np.ndarray, torch.Tensor)
+
+
+def _as_float(flags: Array | np.ndarray, like: Array) -> Array:
+    """0/1 floats of ``like``'s kind and dtype, as a new array (safe to modify)."""
+    if isinstance(like, torch.Tensor):
+        return torch.as_tensor(flags, device=like.device).to(like.dtype).clone()
+    return np.array(flags, dtype=like.dtype)
+
+
+def _float_array(values: Array) -> Array:
+    if isinstance(values, torch.Tensor):
+        return values if values.is_floating_point() else values.float()
+    return np.asarray(values, dtype=np.float64)
+
+
+def td_errors(rewards: Array, values: Array, next_values: Array, terminated: Array, gamma: float) -> Array:
+    """delta_t = r_t + gamma * (1 - terminated_t) * V(s_{t+1}) - V(s_t).
+
+    Only a termination drops the bootstrap; a truncated step still has a future worth V(s_{t+1}).
+    """
+    rewards = _float_array(rewards)
+    not_terminal = 1.0 - _as_float(terminated, rewards)
+    return rewards + gamma * not_terminal * next_values - values
+
+
+def n_step_targets(
+    rewards: Array, next_values: Array, terminated: Array, truncated: Array, gamma: float, n: int
+) -> Array:
+    """The n-step return of every step in the segment.
+
+    G_t^(n) = r_t + gamma r_{t+1} + ... + gamma^(m-1) r_{t+m-1} + gamma^m (1 - terminated_{t+m-1}) V(s_{t+m})
+
+    where m <= n stops early at the step that ends the episode (terminated or truncated) or at the
+    end of the segment. The bootstrap term is dropped only when the sum stopped at a termination.
+    n = 1 is the TD target r_t + gamma (1 - terminated_t) V(s_{t+1}); n >= the episode length with a
+    terminal end is the Monte Carlo return.
+
+    Loops over the n offsets, each a vector operation over all t (O(n) array operations).
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    rewards = _float_array(rewards)
+    horizon = rewards.shape[0]
+    term = _as_float(terminated, rewards)
+    trunc = _as_float(truncated, rewards)
+    # cut[i] = 1 if a sum must stop after step i: the episode ended there, or the segment did.
+    cut = term + trunc - term * trunc
+    if horizon:
+        cut[-1] = 1.0
+    targets = rewards * 0.0
+    still_summing = rewards * 0.0 + 1.0  # per start t: has the sum not stopped yet?
+    for k in range(min(n, horizon)):
+        span = horizon - k  # starts t = 0 .. span-1 reach step t + k
+        i = slice(k, horizon)
+        open_sums = still_summing[:span]
+        targets[:span] += open_sums * gamma**k * rewards[i]
+        stop = cut[i] if k < n - 1 else cut[i] * 0.0 + 1.0  # the n-th reward always ends the sum
+        bootstrap = gamma ** (k + 1) * (1.0 - term[i]) * next_values[i]
+        targets[:span] += open_sums * stop * bootstrap
+        still_summing[:span] = open_sums * (1.0 - stop)
+    return targets
+
+
+def gae(
+    rewards: Array,
+    values: Array,
+    next_values: Array,
+    terminated: Array,
+    truncated: Array,
+    gamma: float,
+    lam: float,
+) -> Array:
+    """Generalised advantage estimates: A_t = delta_t + gamma * lam * (1 - done_t) * A_{t+1}.
+
+    delta_t is the TD error (see ``td_errors``); the recursion restarts after a step that ended
+    the episode (terminated or truncated) and at the end of the segment. lam = 0 gives the TD
+    errors; lam = 1 gives the n-step return to the segment's end minus V(s_t), so
+    ``gae(..., lam=1) + values == n_step_targets(..., n=len(rewards))``.
+    """
+    rewards = _float_array(rewards)
+    deltas = td_errors(rewards, values, next_values, terminated, gamma)
+    term = _as_float(terminated, rewards)
+    trunc = _as_float(truncated, rewards)
+    continues = 1.0 - (term + trunc - term * trunc)
+    advantages = deltas * 0.0
+    running = deltas[0] * 0.0 if len(deltas) else 0.0
+    for t in reversed(range(rewards.shape[0])):
+        running = deltas[t] + gamma * lam * continues[t] * running
+        advantages[t] = running
+    return advantages
+

@@ -1,0 +1,213 @@
+"""The one training loop: ``train(config)`` steps the envs, feeds the agent and yields events.
+
+Everything that watches a run (the command line, the worker processes of the app, the tests)
+consumes these events; none of them steps an environment itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterator, Union
+
+import numpy as np
+import torch
+
+from rlviz.agents import Agent, make_agent
+from rlviz.buffers import Transition
+from rlviz.config import Config
+from rlviz.envs import env_info, make_env, make_vector_env
+from rlviz.video import record_episode
+
+SOLVE_WINDOW = 100  # "solved" is judged on the mean of this many latest training episodes
+VIDEO_FRACTIONS = (0.0, 0.25, 0.5, 1.0)  # of total_steps; the last is recorded after training
+
+
+@dataclass(frozen=True)
+class EpisodeEnded:
+    kind: ClassVar[str] = "episode"
+    env_step: int
+    episode: int
+    episode_return: float
+    length: int
+    terminated: bool
+    truncated: bool
+    wall_seconds: float
+
+
+@dataclass(frozen=True)
+class Updated:
+    """Learner metrics averaged over the updates since the previous Updated event."""
+
+    kind: ClassVar[str] = "update"
+    env_step: int
+    updates: int  # gradient updates so far
+    wall_seconds: float
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class VideoRecorded:
+    kind: ClassVar[str] = "video"
+    env_step: int
+    label: str
+    path: str
+    episode_return: float
+    length: int
+
+
+@dataclass(frozen=True)
+class Finished:
+    kind: ClassVar[str] = "finished"
+    env_steps: int
+    episodes: int
+    wall_seconds: float
+    steps_per_second: float
+    solved_at_step: int | None
+    final_mean_return: float | None
+    eval_mean_return: float | None
+    stopped: bool  # ended early by a stop request
+    state_dict: dict[str, Any] = field(repr=False, compare=False)  # the trained weights
+
+
+Event = Union[EpisodeEnded, Updated, VideoRecorded, Finished]
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """The JSON-ready form of an event (weights excluded), tagged with its kind."""
+    data = {"kind": event.kind, **asdict(event)}
+    data.pop("state_dict", None)
+    return data
+
+
+def metrics_interval(total_steps: int) -> int:
+    """Env steps between Updated events: about 200 points per run, never more often than 100 steps."""
+    return int(np.clip(total_steps // 200, 100, 2_000))
+
+
+def train(
+    config: Config,
+    *,
+    stop_requested: Callable[[], bool] | None = None,
+    video_dir: Path | None = None,
+) -> Iterator[Event]:
+    """Train ``config`` and yield its events, ending with one ``Finished``.
+
+    ``stop_requested`` is polled whenever an episode ends. With ``video_dir``, a greedy episode is
+    recorded there at each of VIDEO_FRACTIONS of training.
+    """
+    # Small networks run fastest on one thread, and one thread keeps results independent of the core count.
+    torch.set_num_threads(1)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    info = env_info(config.env_id)
+    n_envs = getattr(config, "n_envs", 1)
+    envs = make_vector_env(config.env_id, n_envs)
+    obs, _ = envs.reset(seed=config.seed)
+    agent = make_agent(config, envs.single_observation_space.shape[0], int(envs.single_action_space.n), rng)
+
+    start = time.perf_counter()
+    env_step = episodes = updates = 0
+    episode_returns = np.zeros(n_envs)
+    episode_lengths = np.zeros(n_envs, dtype=np.int64)
+    autoreset = np.zeros(n_envs, dtype=bool)  # env i's next step is Gymnasium's reset step
+    recent_returns: deque[float] = deque(maxlen=SOLVE_WINDOW)
+    solved_at_step: int | None = None
+    stopped = False
+    metric_sums: dict[str, float] = {}
+    metric_count = 0
+    interval = metrics_interval(config.total_steps)
+    next_metrics_step = interval
+    video_steps = [round(fraction * config.total_steps) for fraction in VIDEO_FRACTIONS[:-1]]
+
+    while env_step < config.total_steps:
+        if video_dir is not None and video_steps and env_step >= video_steps[0]:
+            video_steps.pop(0)
+            yield _record(agent, config, video_dir, env_step)
+
+        # act, step
+        actions = agent.act(obs, env_step)
+        next_obs, rewards, terminated, truncated, _ = envs.step(actions)
+        valid = ~autoreset
+        env_step += int(valid.sum())
+
+        # store and learn
+        metrics = agent.observe(Transition(obs, actions, rewards, next_obs, terminated, truncated, valid), env_step)
+        if metrics is not None:
+            updates += 1
+            metric_count += 1
+            for name, value in metrics.items():
+                metric_sums[name] = metric_sums.get(name, 0.0) + value
+        if env_step >= next_metrics_step and metric_count:
+            next_metrics_step = env_step + interval
+            mean_metrics = {name: total / metric_count for name, total in metric_sums.items()}
+            yield Updated(env_step, updates, time.perf_counter() - start, mean_metrics)
+            metric_sums, metric_count = {}, 0
+
+        # episode accounting
+        episode_returns += np.where(valid, rewards, 0.0)
+        episode_lengths += valid
+        ended = (terminated | truncated) & valid
+        for i in np.flatnonzero(ended):
+            episodes += 1
+            recent_returns.append(float(episode_returns[i]))
+            yield EpisodeEnded(env_step, episodes, float(episode_returns[i]), int(episode_lengths[i]),
+                               bool(terminated[i]), bool(truncated[i]), time.perf_counter() - start)
+            if solved_at_step is None and len(recent_returns) == SOLVE_WINDOW and np.mean(recent_returns) >= info.solve_threshold:
+                solved_at_step = env_step
+        episode_returns[ended] = 0.0
+        episode_lengths[ended] = 0
+        autoreset = terminated | truncated
+        obs = next_obs
+
+        if ended.any():
+            if config.stop_when_solved and solved_at_step is not None:
+                break
+            if stop_requested is not None and stop_requested():
+                stopped = True
+                break
+    envs.close()
+    train_seconds = time.perf_counter() - start
+
+    if video_dir is not None:
+        yield _record(agent, config, video_dir, env_step)
+    eval_mean = evaluate(agent, config.env_id, config.eval_episodes, seed=config.seed + 1_000_000) if not stopped else None
+    yield Finished(
+        env_steps=env_step,
+        episodes=episodes,
+        wall_seconds=train_seconds,
+        steps_per_second=env_step / max(train_seconds, 1e-9),
+        solved_at_step=solved_at_step,
+        final_mean_return=float(np.mean(recent_returns)) if recent_returns else None,
+        eval_mean_return=eval_mean,
+        stopped=stopped,
+        state_dict=agent.state_dict(),
+    )
+
+
+def evaluate(agent: Agent, env_id: str, episodes: int, seed: int) -> float | None:
+    """Mean return of ``episodes`` greedy episodes (None for zero episodes)."""
+    if episodes == 0:
+        return None
+    env = make_env(env_id)
+    returns = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(int(agent.greedy_action(obs[None])[0]))
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    env.close()
+    return float(np.mean(returns))
+
+
+def _record(agent: Agent, config: Config, video_dir: Path, env_step: int) -> VideoRecorded:
+    percent = round(100 * env_step / config.total_steps)
+    label = f"step {env_step:,} ({percent}%)"
+    path = video_dir / f"step_{env_step:08d}.mp4"
+    episode_return, length = record_episode(agent.greedy_action, config.env_id, path, seed=config.seed + env_step)
+    return VideoRecorded(env_step, label, str(path), episode_return, length)

@@ -1,0 +1,79 @@
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rlviz.config import ALGOS, make_config
+from rlviz.trainer import EpisodeEnded, Finished, Updated, train
+
+
+def _run(config):
+    events = list(train(config))
+    assert isinstance(events[-1], Finished)
+    return events
+
+
+@pytest.mark.parametrize("algo", list(ALGOS))
+def test_same_config_and_seed_give_identical_returns(algo):
+    config = make_config(algo, total_steps=3_000, learning_starts=500, eval_episodes=1) if algo == "dqn" \
+        else make_config(algo, total_steps=3_000, eval_episodes=1)
+    first = [e.episode_return for e in _run(config) if isinstance(e, EpisodeEnded)]
+    second = [e.episode_return for e in _run(config) if isinstance(e, EpisodeEnded)]
+    other_seed = [e.episode_return for e in _run(config.replace(seed=1)) if isinstance(e, EpisodeEnded)]
+    assert len(first) > 10 and first == second
+    assert other_seed != first
+
+
+@pytest.mark.parametrize("n_envs", [1, 7])
+def test_episode_accounting_with_vector_envs(n_envs):
+    """On CartPole the return equals the length; the reset steps of autoreset are never counted."""
+    config = make_config("a2c", n_envs=n_envs, n_steps=5, total_steps=4_000, eval_episodes=0)
+    events = _run(config)
+    episodes = [e for e in events if isinstance(e, EpisodeEnded)]
+    finished = events[-1]
+    assert [e.episode for e in episodes] == list(range(1, len(episodes) + 1))
+    assert all(e.episode_return == e.length for e in episodes)
+    assert all(e.terminated != e.truncated for e in episodes)
+    steps = [e.env_step for e in episodes]
+    assert steps == sorted(steps)
+    # Every counted step belongs to a finished episode or to one still running in some env.
+    assert sum(e.length for e in episodes) <= finished.env_steps < sum(e.length for e in episodes) + n_envs * 500
+    assert finished.env_steps >= config.total_steps
+
+
+def test_stop_request_ends_the_run_early():
+    config = make_config("a2c", total_steps=100_000, eval_episodes=0)
+    events = list(train(config, stop_requested=lambda: True))
+    finished = events[-1]
+    assert finished.stopped and finished.env_steps < 5_000
+
+
+@pytest.mark.parametrize("algo", ["dqn", "a2c"])
+def test_lunar_lander_smoke(algo):
+    config = make_config(algo, "LunarLander-v3", total_steps=4_000, learning_starts=1_000, eval_episodes=1) if algo == "dqn" \
+        else make_config(algo, "LunarLander-v3", total_steps=4_000, n_envs=4, eval_episodes=1)
+    events = _run(config)
+    updates = [e for e in events if isinstance(e, Updated)]
+    assert updates, "no learner metrics were reported"
+    for update in updates:
+        assert all(math.isfinite(value) for value in update.metrics.values()), update
+    finished = events[-1]
+    assert finished.env_steps >= 4_000 and math.isfinite(finished.eval_mean_return)
+    assert any(isinstance(e, EpisodeEnded) for e in events)
+
+
+def test_update_metrics_name_what_the_diagnostics_panel_shows():
+    dqn = [e for e in _run(make_config("dqn", total_steps=3_000, learning_starts=500, eval_episodes=0)) if isinstance(e, Updated)]
+    assert {"td_loss", "mean_abs_td_error", "epsilon", "grad_norm", "q_mean"} <= set(dqn[-1].metrics)
+    assert dqn[0].metrics["epsilon"] > dqn[-1].metrics["epsilon"]
+    ac = [e for e in _run(make_config("nstep-ac", total_steps=2_000, eval_episodes=0)) if isinstance(e, Updated)]
+    assert {"actor_loss", "critic_loss", "entropy", "mean_abs_td_error", "grad_norm"} <= set(ac[-1].metrics)
+    assert 0 < ac[-1].metrics["entropy"] <= np.log(2) + 1e-6
+
+
+def test_importing_rlviz_does_not_import_streamlit():
+    code = "import sys, rlviz, rlviz.trainer, rlviz.runs, rlviz.returns; print('streamlit' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
