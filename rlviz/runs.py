@@ -1,4 +1,4 @@
-"""Run directories: where a run's events, summary, weights and videos are written.
+"""Runs: the run directory a run writes, and the store that trains runs in worker processes.
 
 Layout of a run directory:
     config.json      every config field
@@ -8,19 +8,32 @@ Layout of a run directory:
     summary.json     written at the end (see ``summary_of``)
     model.pt         the trained weights
     videos/          greedy episodes as H.264 mp4 (if recorded)
+    status.json      (store runs) queued / running / finished / stopped / failed, with progress
+    stop             (store runs) present when a stop was requested
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import multiprocessing
+import os
+import shutil
+import threading
+import time
+import zipfile
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 import torch
 
-from rlviz.config import Config
-from rlviz.trainer import EpisodeEnded, Event, Finished, event_to_dict
+from rlviz.config import Config, config_from_dict
+from rlviz.envs import make_vector_env
+from rlviz.trainer import EpisodeEnded, Event, Finished, event_to_dict, train
 
 EPISODE_COLUMNS = ("env_step", "episode", "return", "length", "terminated", "truncated", "wall_seconds")
 
@@ -84,3 +97,225 @@ def write_run(config: Config, run_dir: Path, events: Iterator[Event]) -> Iterato
         for event in events:
             writer.write(event)
             yield event
+
+
+# --- the run store: cached runs, trained in worker processes ------------------------------------
+
+RUNS_DIR_ENV = "RLVIZ_RUNS_DIR"
+TERMINAL_STATES = ("finished", "stopped", "failed")
+STATUS_INTERVAL_SECONDS = 0.25  # how often a worker rewrites status.json
+
+
+def default_runs_dir() -> Path:
+    """Where finished runs persist: $RLVIZ_RUNS_DIR, else ~/.cache/rlviz/runs."""
+    return Path(os.environ.get(RUNS_DIR_ENV) or Path.home() / ".cache" / "rlviz" / "runs")
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    run_id: str
+    state: str  # queued, running, finished, stopped, failed, or interrupted (its server went away)
+    env_steps: int = 0
+    total_steps: int = 0
+    episodes: int = 0
+    steps_per_second: float = 0.0
+    last_100_mean: float | None = None
+    error: str | None = None
+    queue_position: int | None = None  # 1 = next to start, when queued
+
+    @property
+    def done(self) -> bool:
+        return self.state in TERMINAL_STATES or self.state == "interrupted"
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, self.env_steps / self.total_steps) if self.total_steps else 0.0
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if self.steps_per_second <= 0:
+            return None
+        return max(0, self.total_steps - self.env_steps) / self.steps_per_second
+
+
+def read_status(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((run_dir / "status.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _write_status(run_dir: Path, **status: Any) -> None:
+    # Write then rename, so a reader never sees half a file.
+    temporary = run_dir / "status.json.tmp"
+    temporary.write_text(json.dumps(status))
+    os.replace(temporary, run_dir / "status.json")
+
+
+def read_events(run_dir: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """The complete events appended after byte ``offset``, and the offset to read from next time."""
+    try:
+        with open(run_dir / "events.jsonl", "rb") as file:
+            file.seek(offset)
+            data = file.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n") + 1  # a line still being written waits for the next read
+    return [json.loads(line) for line in data[:end].splitlines()], offset + end
+
+
+def execute_run(config_data: dict[str, Any], run_dir_name: str) -> str:
+    """Worker-process entry point: train, write the run directory and keep status.json current."""
+    run_dir = Path(run_dir_name)
+    config = config_from_dict(config_data)
+    stop_file = run_dir / "stop"
+    progress: dict[str, Any] = dict(env_steps=0, total_steps=config.total_steps, episodes=0,
+                                    steps_per_second=0.0, last_100_mean=None)
+    if stop_file.exists():
+        _write_status(run_dir, state="stopped", **progress)
+        return "stopped"
+    _write_status(run_dir, state="running", **progress)
+    recent: deque[float] = deque(maxlen=100)
+    last_write = 0.0
+    try:
+        events = train(config, stop_requested=stop_file.exists, video_dir=run_dir / "videos")
+        for event in write_run(config, run_dir, events):
+            if isinstance(event, EpisodeEnded):
+                recent.append(event.episode_return)
+                progress.update(env_steps=event.env_step, episodes=event.episode, last_100_mean=sum(recent) / len(recent),
+                                steps_per_second=event.env_step / max(event.wall_seconds, 1e-9))
+            elif isinstance(event, Finished):
+                progress.update(env_steps=event.env_steps, steps_per_second=event.steps_per_second)
+                state = "stopped" if event.stopped else "finished"
+                _write_status(run_dir, state=state, **progress)
+                return state
+            now = time.monotonic()
+            if now - last_write >= STATUS_INTERVAL_SECONDS:
+                last_write = now
+                _write_status(run_dir, state="running", **progress)
+    except Exception as error:  # the page shows the message; the store stays usable
+        _write_status(run_dir, state="failed", error=f"{type(error).__name__}: {error}", **progress)
+        return "failed"
+    return "failed"
+
+
+def _warm_up() -> None:
+    """Runs once in each new worker: pay for importing torch and gymnasium before the first click."""
+    torch.set_num_threads(1)
+    make_vector_env("CartPole-v1", 1).close()
+
+
+class RunStore:
+    """Trains runs in a pool of worker processes and serves finished runs from disk.
+
+    A run is identified by its config's hash (seed and rlviz version included). A finished run
+    with the same hash comes back at once; otherwise the run is queued for the pool, which runs
+    at most ``max_workers`` at a time (default: one per core).
+    """
+
+    def __init__(self, root: Path | None = None, max_workers: int | None = None) -> None:
+        self.root = Path(root) if root is not None else default_runs_dir()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.max_workers = max_workers or available_cores()
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: dict[str, Future] = {}  # insertion order = submission order
+        self._lock = threading.Lock()
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None or getattr(self._pool, "_broken", False):
+            self._pool = ProcessPoolExecutor(self.max_workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_warm_up)
+        return self._pool
+
+    def warm_up(self) -> None:
+        """Start the workers now, so the first run does not wait for them to import torch."""
+        pool = self._executor()
+        for _ in range(self.max_workers):
+            pool.submit(time.sleep, 0)
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / run_id
+
+    def submit(self, config: Config) -> tuple[str, bool]:
+        """Start (or find) the run of ``config``. Returns (run_id, cached)."""
+        run_id = config.run_hash()
+        run_dir = self.run_dir(run_id)
+        with self._lock:
+            status = read_status(run_dir)
+            if status is not None and status["state"] == "finished" and (run_dir / "summary.json").exists():
+                return run_id, True
+            future = self._futures.get(run_id)
+            if future is not None and not future.done():
+                return run_id, False  # already queued or running, perhaps for another session
+            if run_dir.exists():  # stopped, failed or orphaned by a restart: train it afresh
+                shutil.rmtree(run_dir)
+            run_dir.mkdir(parents=True)
+            (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+            _write_status(run_dir, state="queued", total_steps=config.total_steps)
+            self._futures[run_id] = self._executor().submit(execute_run, config.to_dict(), str(run_dir))
+        return run_id, False
+
+    def stop(self, run_id: str) -> None:
+        """Ask a run to stop: a queued run never starts, a running one stops after its current episode."""
+        run_dir = self.run_dir(run_id)
+        if not run_dir.exists():
+            return
+        (run_dir / "stop").touch()
+        future = self._futures.get(run_id)
+        if future is not None and future.cancel():
+            _write_status(run_dir, state="stopped", total_steps=(read_status(run_dir) or {}).get("total_steps", 0))
+
+    def status(self, run_id: str) -> RunStatus:
+        data = read_status(self.run_dir(run_id))
+        if data is None:
+            return RunStatus(run_id, "missing")
+        fields = {name: data[name] for name in ("env_steps", "total_steps", "episodes", "steps_per_second",
+                                                "last_100_mean", "error") if name in data}
+        state = data["state"]
+        future = self._futures.get(run_id)
+        if state not in TERMINAL_STATES:
+            if future is None:
+                state = "interrupted"  # started by a server that is gone
+            elif future.done() and future.exception() is not None:
+                state, fields["error"] = "failed", f"worker died: {future.exception()!r}"
+        position = None
+        if state == "queued":
+            queued = [rid for rid, fut in list(self._futures.items())
+                      if not fut.done() and (read_status(self.run_dir(rid)) or {}).get("state") == "queued"]
+            position = queued.index(run_id) + 1 if run_id in queued else None
+        return RunStatus(run_id, state, queue_position=position, **fields)
+
+    def counts(self) -> dict[str, int]:
+        """How many of this server's runs are queued and running."""
+        states = [self.status(run_id).state for run_id, future in list(self._futures.items()) if not future.done()]
+        return {"queued": states.count("queued"), "running": states.count("running")}
+
+    def config(self, run_id: str) -> Config:
+        return config_from_dict(json.loads((self.run_dir(run_id) / "config.json").read_text()))
+
+    def finished_runs(self) -> list[str]:
+        """Ids of the finished runs on disk, newest first."""
+        finished = [path for path in self.root.iterdir()
+                    if (path / "summary.json").exists() and (read_status(path) or {}).get("state") == "finished"]
+        return [path.name for path in sorted(finished, key=lambda path: path.stat().st_mtime, reverse=True)]
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def bundle_zip(run_dir: Path) -> bytes:
+    """The run as one zip: config, summary, episodes, events, weights and videos."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(run_dir.rglob("*")):
+            if path.is_file() and path.name not in ("stop", "status.json.tmp"):
+                archive.write(path, f"{run_dir.name}/{path.relative_to(run_dir)}")
+    return buffer.getvalue()

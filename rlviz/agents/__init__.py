@@ -20,8 +20,25 @@ class Agent(Protocol):
     def observe(self, step: Transition, env_step: int) -> dict[str, float] | None:
         """Store one vector step; learn if it is time. Returns the update's metrics, if any."""
 
+    def state_values(self, obs: np.ndarray) -> np.ndarray:
+        """V(s) for a batch of observations (N, obs_dim) -> (N,); for DQN, max_a Q(s, a)."""
+
     def state_dict(self) -> dict[str, Any]:
         """The network weights, for saving."""
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore weights saved by ``state_dict`` (a run's model.pt)."""
+
+
+def load_agent(config: Config, state: dict[str, Any]) -> Agent:
+    """The trained agent of a run: its config plus the weights in its model.pt."""
+    from rlviz.envs import make_env
+
+    env = make_env(config.env_id)
+    agent = make_agent(config, env.observation_space.shape[0], int(env.action_space.n), np.random.default_rng(config.seed))
+    env.close()
+    agent.load_state_dict(state)
+    return agent
 
 
 def make_agent(config: Config, obs_dim: int, n_actions: int, rng: np.random.Generator) -> Agent:

@@ -101,5 +101,12 @@ class ActorCriticAgent:
             "grad_norm": grad_norm.item(),
         }
 
+    def state_values(self, obs: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return self.network.value(torch.as_tensor(obs, dtype=torch.float32)).numpy()
+
     def state_dict(self) -> dict[str, Any]:
         return {"network": self.network.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.network.load_state_dict(state["network"])

@@ -105,5 +105,13 @@ class DQNAgent:
             for target, online in zip(self.target_network.parameters(), self.q_network.parameters()):
                 target.lerp_(online, self.config.tau)
 
+    def state_values(self, obs: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return self.q_network(torch.as_tensor(obs, dtype=torch.float32)).max(dim=1).values.numpy()
+
     def state_dict(self) -> dict[str, Any]:
         return {"q_network": self.q_network.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.q_network.load_state_dict(state["q_network"])
+        self.target_network.load_state_dict(state["q_network"])

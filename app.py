@@ -1,0 +1,13 @@
+"""rlviz: the router. Each page lives in pages/ and stays thin; the work is done by rlviz/."""
+
+import streamlit as st
+
+st.set_page_config(page_title="rlviz: deep RL you can watch", page_icon=":material/neurology:", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/train.py", title="Train", icon=":material/play_circle:"),
+    ]
+)
+navigation.run()

@@ -1,0 +1,44 @@
+"""Home: what rlviz teaches, how to read a learning curve, where to start."""
+
+import streamlit as st
+
+from rlviz.config import ALGOS
+from rlviz.envs import ENVS
+
+st.title("rlviz: deep reinforcement learning you can watch")
+st.markdown(
+    "Train real PyTorch agents on Gymnasium environments, watch them learn live, read the maths "
+    "filled in with the numbers of your own run, and compare algorithms side by side."
+)
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.subheader("Where to start")
+    st.markdown(
+        "1. Open **Train**, keep the preset *A2C (parallel envs)* on *CartPole-v1* and press **Train**. "
+        "It solves CartPole in a few seconds.\n"
+        "2. Watch the videos under the curve: the same network at the start, a quarter of the way, "
+        "halfway and at the end.\n"
+        "3. Change one slider (the discount gamma, the number of envs, the entropy coefficient) and "
+        "train again. A configuration you already trained comes back at once from the cache."
+    )
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/play_circle:")
+
+    st.subheader("How to read a learning curve")
+    st.markdown(
+        "- Each **dot** is one training episode: its return (the sum of its rewards) against the "
+        "environment step at which it ended.\n"
+        "- The **line** is the moving average of the last 100 episodes. Single episodes are noisy, "
+        "especially while the agent still explores; the average is what to judge.\n"
+        "- The dashed **threshold** is where the environment counts as solved (475 on CartPole, 200 on "
+        "LunarLander): the run is *solved* when the 100-episode average crosses it.\n"
+        "- A curve that rises then **collapses** is a lesson too: a learning rate too high, targets "
+        "that move too fast (DQN with tau = 1), or a policy that stopped exploring."
+    )
+with right:
+    st.subheader("The algorithms")
+    for info in ALGOS.values():
+        st.markdown(f"**{info.display_name}**: {info.summary}")
+    st.subheader("The environments")
+    for env in ENVS.values():
+        st.markdown(f"**{env.env_id}**: {env.description} Solved at {env.solve_threshold:g}.")
