@@ -32,14 +32,16 @@ def hyper(
     label: str = "",
     choices: tuple[Any, ...] | None = None,
     log: bool = False,
+    ticks: tuple[float, ...] | None = None,
     tunable: bool = True,
 ) -> Any:
     """A config field with its help text and valid range (``low <= value <= high``).
 
-    ``log`` marks a range best explored on a log scale (learning rates, tau);
+    ``log`` marks a range best explored on a log scale (learning rates, tau); ``ticks`` lists the
+    values a slider offers when neither a linear nor a log scale fits (gamma);
     ``tunable=False`` marks bookkeeping fields that are not hyperparameters.
     """
-    meta = dict(help=help, low=low, high=high, label=label, choices=choices, log=log, tunable=tunable)
+    meta = dict(help=help, low=low, high=high, label=label, choices=choices, log=log, ticks=ticks, tunable=tunable)
     return field(default=default, metadata=meta)
 
 
@@ -52,7 +54,8 @@ class BaseConfig:
     seed: int = hyper(0, "Seeds the networks, the exploration and the environments: same seed, same run.", 0, 2**31 - 1, label="Seed")
     total_steps: int = hyper(100_000, "Environment steps to train for (summed over parallel envs).", 1_000, 5_000_000, label="Total env steps", log=True)
     learning_rate: float = hyper(1e-3, "Adam step size.", 1e-5, 0.1, label="Learning rate", log=True)
-    gamma: float = hyper(0.99, "Discount factor: a reward k steps ahead counts gamma^k. Effective horizon ~ 1/(1 - gamma).", 0.8, 0.9999, label="Discount gamma")
+    gamma: float = hyper(0.99, "Discount factor: a reward k steps ahead counts gamma^k. Effective horizon ~ 1/(1 - gamma).", 0.8, 0.9999, label="Discount gamma",
+                         ticks=(0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9999))
     max_grad_norm: float = hyper(10.0, "Gradients are rescaled so their global norm is at most this.", 0.1, 100.0, label="Max gradient norm", log=True)
     hidden_sizes: tuple[int, ...] = hyper((64, 64), "Widths of the hidden layers, e.g. 64,64.", 1, 1024, label="Hidden layers")
     activation: str = hyper("relu", "Nonlinearity between hidden layers.", choices=("relu", "tanh"), label="Activation")
@@ -88,9 +91,10 @@ class DQNConfig(BaseConfig):
 
     buffer_size: int = hyper(100_000, "Transitions kept in the replay buffer (oldest dropped first).", 1_000, 1_000_000, label="Replay buffer size", log=True)
     batch_size: int = hyper(64, "Transitions sampled from the replay buffer per gradient step.", 8, 1024, label="Batch size", log=True)
-    learning_starts: int = hyper(1_000, "Env steps of pure exploration before the first gradient step.", 0, 100_000, label="Learning starts")
-    train_freq: int = hyper(4, "Env steps between gradient steps.", 1, 256, label="Train frequency")
-    gradient_steps: int = hyper(1, "Gradient steps each time training is due.", 1, 64, label="Gradient steps")
+    learning_starts: int = hyper(1_000, "Env steps of pure exploration before the first gradient step.", 0, 100_000, label="Learning starts",
+                                 ticks=(0, 100, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000))
+    train_freq: int = hyper(4, "Env steps between gradient steps.", 1, 256, label="Train frequency", log=True)
+    gradient_steps: int = hyper(1, "Gradient steps each time training is due.", 1, 64, label="Gradient steps", log=True)
     tau: float = hyper(1e-3, "Polyak factor: target <- tau * online + (1 - tau) * target. 1 is a hard copy; the target lags ~1/tau syncs.", 1e-4, 1.0, label="Soft update tau", log=True)
     target_update_interval: int = hyper(4, "Env steps between target-network syncs.", 1, 100_000, label="Target update interval", log=True)
     exploration_initial_eps: float = hyper(1.0, "Probability of a random action at the start.", 0.0, 1.0, label="Initial epsilon")
@@ -131,6 +135,8 @@ class AlgoInfo:
     sliders: tuple[str, ...]  # the fields a student tunes for this algorithm, in display order
     defaults: dict[str, Any]  # preset values for every env
     env_defaults: dict[str, dict[str, Any]]  # per-env tweaks on top of ``defaults``
+    key_equations: tuple[str, ...]  # LaTeX, one display line each
+    pseudocode: str
 
 
 _COMMON_SLIDERS = ("learning_rate", "gamma", "total_steps", "seed")
@@ -138,58 +144,102 @@ _AC_SLIDERS = ("ent_coef", "vf_coef", "max_grad_norm", "reward_scale")
 
 ALGOS: dict[str, AlgoInfo] = {
     "dqn": AlgoInfo(
-        "dqn",
-        "DQN (soft target)",
-        DQNConfig,
-        "A Q-network learns Q(s, a) from replayed transitions; a slowly following target network keeps its targets still.",
-        _COMMON_SLIDERS + ("tau", "target_update_interval", "batch_size", "buffer_size", "learning_starts", "train_freq",
-                           "exploration_initial_eps", "exploration_final_eps", "exploration_fraction"),
-        dict(hidden_sizes=(64, 64), learning_rate=5e-4, gamma=0.99, buffer_size=100_000, batch_size=100,
-             learning_starts=1_000, train_freq=4, tau=1e-3, target_update_interval=4, max_grad_norm=10.0),
-        {
+        key="dqn",
+        display_name="DQN (soft target)",
+        config_class=DQNConfig,
+        summary="A Q-network learns Q(s, a) from replayed transitions; a slowly following target network keeps its targets still.",
+        sliders=_COMMON_SLIDERS + ("tau", "target_update_interval", "batch_size", "buffer_size", "learning_starts",
+                                   "train_freq", "exploration_initial_eps", "exploration_final_eps", "exploration_fraction"),
+        defaults=dict(hidden_sizes=(64, 64), learning_rate=5e-4, gamma=0.99, buffer_size=100_000, batch_size=100,
+                      learning_starts=1_000, train_freq=4, tau=1e-3, target_update_interval=4, max_grad_norm=10.0),
+        env_defaults={
             "CartPole-v1": dict(total_steps=200_000, exploration_fraction=0.2),
             "LunarLander-v3": dict(total_steps=1_000_000, exploration_fraction=0.1),
         },
+        key_equations=(r"y = r + \gamma\,(1 - \mathrm{terminated})\,\max_{a'} Q_{\theta^-}(s', a')",
+                       r"\theta^- \leftarrow \tau\,\theta + (1-\tau)\,\theta^-"),
+        pseudocode=(
+            "for each env step:\n"
+            "    act    a = random with probability epsilon, else argmax_a Q(s, a)\n"
+            "    store  (s, a, r, s', terminated) in the replay buffer\n"
+            "    learn  every train_freq steps: sample a batch, minimise loss(Q(s, a) - y)\n"
+            "    sync   every target_update_interval steps: theta- <- tau theta + (1 - tau) theta-"
+        ),
     ),
     "td-ac": AlgoInfo(
-        "td-ac",
-        "TD Actor-Critic",
-        ActorCriticConfig,
-        "A shared trunk with a policy head and a value head, trained on one-step TD targets r + gamma V(s') every few steps.",
-        _COMMON_SLIDERS + ("n_steps",) + _AC_SLIDERS,
-        dict(hidden_sizes=(256,), shared_network=True, learning_rate=2e-4, gamma=0.98, n_steps=10, gae_lambda=0.0,
-             n_envs=1, reward_scale=0.01, loss="huber", vf_coef=1.0, ent_coef=0.0, max_grad_norm=10.0),
-        {"CartPole-v1": dict(total_steps=400_000), "LunarLander-v3": dict(total_steps=1_000_000)},
+        key="td-ac",
+        display_name="TD Actor-Critic",
+        config_class=ActorCriticConfig,
+        summary="A shared trunk with a policy head and a value head, trained on one-step TD targets r + gamma V(s') every few steps.",
+        sliders=_COMMON_SLIDERS + ("n_steps",) + _AC_SLIDERS,
+        defaults=dict(hidden_sizes=(256,), shared_network=True, learning_rate=2e-4, gamma=0.98, n_steps=10, gae_lambda=0.0,
+                      n_envs=1, reward_scale=0.01, loss="huber", vf_coef=1.0, ent_coef=0.0, max_grad_norm=10.0),
+        env_defaults={"CartPole-v1": dict(total_steps=400_000), "LunarLander-v3": dict(total_steps=1_000_000)},
+        key_equations=(r"\delta_t = r_t + \gamma\,(1 - \mathrm{terminated}_t)\,V(s_{t+1}) - V(s_t)",
+                       r"L = -\delta_t \log \pi(a_t \mid s_t) + \mathrm{Huber}(\delta_t)"),
+        pseudocode=(
+            "repeat:\n"
+            "    act    for n_steps steps: a ~ pi(.|s), step, store (s, a, r, s', terminated, truncated)\n"
+            "    learn  delta = r + gamma (1 - terminated) V(s') - V(s)   (one-step TD error)\n"
+            "           loss = -delta log pi(a|s) + vf_coef * huber(delta)  on the shared network"
+        ),
     ),
     "a2c-1step": AlgoInfo(
-        "a2c-1step",
-        "One-step A2C",
-        ActorCriticConfig,
-        "Separate actor and critic networks updated after every single step with the one-step advantage r + gamma V(s') - V(s).",
-        _COMMON_SLIDERS + _AC_SLIDERS,
-        dict(hidden_sizes=(128, 64), shared_network=False, learning_rate=1e-3, gamma=0.99, n_steps=1, gae_lambda=1.0,
-             n_envs=1, ent_coef=0.01, vf_coef=1.0, max_grad_norm=10.0),
-        {"CartPole-v1": dict(total_steps=400_000), "LunarLander-v3": dict(total_steps=1_000_000)},
+        key="a2c-1step",
+        display_name="One-step A2C",
+        config_class=ActorCriticConfig,
+        summary="Separate actor and critic networks updated after every single step with the one-step advantage r + gamma V(s') - V(s).",
+        sliders=_COMMON_SLIDERS + _AC_SLIDERS,
+        defaults=dict(hidden_sizes=(128, 64), shared_network=False, learning_rate=1e-3, gamma=0.99, n_steps=1, gae_lambda=1.0,
+                      n_envs=1, ent_coef=0.01, vf_coef=1.0, max_grad_norm=10.0, reward_scale=0.01),
+        env_defaults={"CartPole-v1": dict(total_steps=400_000), "LunarLander-v3": dict(total_steps=1_000_000)},
+        key_equations=(r"A(s_t, a_t) \approx r_t + \gamma\,(1 - \mathrm{terminated}_t)\,V(s_{t+1}) - V(s_t)",
+                       r"\nabla J = A\,\nabla \log \pi(a_t \mid s_t)"),
+        pseudocode=(
+            "for each env step:\n"
+            "    act    a ~ pi(.|s); step\n"
+            "    learn  A = r + gamma (1 - terminated) V(s') - V(s)\n"
+            "           actor:  minimise -A log pi(a|s) - ent_coef * entropy\n"
+            "           critic: minimise (V(s) - (r + gamma (1 - terminated) V(s')))^2"
+        ),
     ),
     "nstep-ac": AlgoInfo(
-        "nstep-ac",
-        "N-step Actor-Critic",
-        ActorCriticConfig,
-        "Separate actor and critic; every n steps, each step's advantage uses the rewards up to the rollout's end plus V there.",
-        _COMMON_SLIDERS + ("n_steps", "gae_lambda") + _AC_SLIDERS,
-        dict(hidden_sizes=(256, 256), shared_network=False, learning_rate=5e-4, gamma=0.99, n_steps=8, gae_lambda=1.0,
-             n_envs=1, ent_coef=0.01, vf_coef=1.0, max_grad_norm=0.5),
-        {"CartPole-v1": dict(total_steps=400_000), "LunarLander-v3": dict(total_steps=1_000_000)},
+        key="nstep-ac",
+        display_name="N-step Actor-Critic",
+        config_class=ActorCriticConfig,
+        summary="Separate actor and critic; every n steps, each step's advantage uses the rewards up to the rollout's end plus V there.",
+        sliders=_COMMON_SLIDERS + ("n_steps", "gae_lambda") + _AC_SLIDERS,
+        defaults=dict(hidden_sizes=(256, 256), shared_network=False, learning_rate=5e-4, gamma=0.99, n_steps=8, gae_lambda=1.0,
+                      n_envs=1, ent_coef=0.01, vf_coef=1.0, max_grad_norm=0.5),
+        env_defaults={"CartPole-v1": dict(total_steps=400_000), "LunarLander-v3": dict(total_steps=1_000_000)},
+        key_equations=(r"G_t^{(n)} = \sum_{k=0}^{n-1} \gamma^k r_{t+k} + \gamma^n V(s_{t+n})",
+                       r"A_t = G_t^{(n)} - V(s_t)"),
+        pseudocode=(
+            "repeat:\n"
+            "    act    for n steps: a ~ pi(.|s), step, store\n"
+            "    learn  G_t = r_t + gamma r_t+1 + ... + gamma^m V(s_t+m)  (cut at a termination)\n"
+            "           A_t = G_t - V(s_t)\n"
+            "           minimise -A log pi(a|s) + vf_coef (V(s) - G)^2 - ent_coef * entropy"
+        ),
     ),
     "a2c": AlgoInfo(
-        "a2c",
-        "A2C (parallel envs)",
-        ActorCriticConfig,
-        "Synchronous advantage actor-critic: n-step rollouts from many envs at once, an entropy bonus and clipped gradients.",
-        _COMMON_SLIDERS + ("n_envs", "n_steps", "gae_lambda") + _AC_SLIDERS,
-        dict(hidden_sizes=(64, 64), shared_network=True, learning_rate=7e-4, gamma=0.99, n_steps=5, gae_lambda=1.0,
-             n_envs=32, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5),
-        {"CartPole-v1": dict(total_steps=300_000), "LunarLander-v3": dict(total_steps=1_000_000)},
+        key="a2c",
+        display_name="A2C (parallel envs)",
+        config_class=ActorCriticConfig,
+        summary="Synchronous advantage actor-critic: n-step rollouts from many envs at once, an entropy bonus and clipped gradients.",
+        sliders=_COMMON_SLIDERS + ("n_envs", "n_steps", "gae_lambda") + _AC_SLIDERS,
+        defaults=dict(hidden_sizes=(64, 64), shared_network=True, learning_rate=3e-3, gamma=0.99, n_steps=5, gae_lambda=1.0,
+                      n_envs=32, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5),
+        env_defaults={"CartPole-v1": dict(total_steps=300_000), "LunarLander-v3": dict(total_steps=1_000_000)},
+        key_equations=(r"L = -\frac{1}{NT}\sum_{i,t} A_{i,t} \log \pi(a_{i,t} \mid s_{i,t})",
+                       r"+ c_v\,(V(s_{i,t}) - G_{i,t})^2 - c_e\,\mathcal{H}[\pi(\cdot \mid s_{i,t})]"),
+        pseudocode=(
+            "repeat:\n"
+            "    act    step all n_envs envs n_steps times: a ~ pi(.|s)\n"
+            "    learn  advantages A = GAE(gamma, lambda) per env, returns G = A + V(s)\n"
+            "           loss = -mean(A log pi) + vf_coef mean((V - G)^2) - ent_coef mean(entropy)\n"
+            "           clip the gradient norm to max_grad_norm; one Adam step"
+        ),
     ),
 }
 

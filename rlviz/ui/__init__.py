@@ -1,0 +1,1 @@
+"""The only Streamlit code in the library: widgets and panels the pages arrange."""

@@ -1,0 +1,83 @@
+"""Every page renders in AppTest; the Train page trains a tiny run end to end."""
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from rlviz.runs import RUNS_DIR_ENV
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv(RUNS_DIR_ENV, str(tmp_path / "runs"))
+    monkeypatch.setenv("RLVIZ_MAX_WORKERS", "1")
+    return tmp_path / "runs"
+
+
+def open_page(page: str) -> AppTest:
+    app = AppTest.from_file(str(APP), default_timeout=60)
+    app.run()
+    app.switch_page(page).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_home_renders():
+    app = open_page("pages/home.py")
+    text = " ".join(m.value for m in app.markdown)
+    assert "How to read a learning curve" in " ".join(h.value for h in app.subheader)
+    assert "moving average of the last 100 episodes" in text
+
+
+def test_train_page_shows_only_the_sliders_of_the_chosen_algorithm(runs_dir):
+    app = open_page("pages/train.py")
+    algo = app.selectbox(key="algo")
+    assert algo.options == ["DQN (soft target)", "TD Actor-Critic", "One-step A2C", "N-step Actor-Critic", "A2C (parallel envs)"]
+    labels = {w.label for w in [*app.slider, *app.select_slider]}
+    assert {"Parallel envs", "n-steps (rollout length)", "Entropy coefficient", "Discount gamma"} <= labels
+    assert "Soft update tau" not in labels
+    algo.set_value("dqn").run()
+    labels = {w.label for w in [*app.slider, *app.select_slider]}
+    assert {"Soft update tau", "Final epsilon", "Replay buffer size"} <= labels
+    assert "Entropy coefficient" not in labels
+    assert app.select_slider(key="hp:dqn:CartPole-v1:tau").value == 0.001
+    assert len(app.latex) >= 1 and "max_{a'}" in app.latex[0].value
+
+
+def _press(app: AppTest, label: str) -> None:
+    next(button for button in app.button if button.label == label).click().run()
+
+
+def _wait_until(app: AppTest, done, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        app.run()
+        assert not app.exception, app.exception
+        if done(app):
+            return
+        time.sleep(0.5)
+    raise AssertionError("the page did not reach the expected state in time")
+
+
+def test_a_tiny_run_trains_and_shows_its_curve_and_videos_then_comes_back_cached(runs_dir):
+    app = open_page("pages/train.py")
+    app.select_slider(key="hp:a2c:CartPole-v1:total_steps").set_value(2_000).run()
+    app.select_slider(key="hp:a2c:CartPole-v1:n_envs").set_value(4).run()
+    _press(app, "Train")
+    _wait_until(app, lambda a: len(a.get("video")) == 4)
+    assert len(app.get("plotly_chart")) >= 1
+    assert any("Solved at step" == m.label for m in app.metric)
+    assert [c.value for c in app.caption if c.value.startswith("step 0 (0%)")], "the first video is labelled"
+    run_dirs = list(runs_dir.iterdir())
+    assert len(run_dirs) == 1 and (run_dirs[0] / "summary.json").exists()
+
+    # The same settings again: served from disk at once, and marked so.
+    started = time.monotonic()
+    _press(app, "Train")
+    assert time.monotonic() - started < 5
+    assert any("cached" in m.value for m in app.markdown)
+    assert len(app.get("video")) == 4
