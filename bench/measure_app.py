@@ -1,0 +1,99 @@
+"""Measure what a student waits for in the app, in a real browser (Debian chromium + Playwright).
+
+    python bench/measure_app.py
+
+Prints: cold start to first page, click to first curve point, redraw rate of the live curve,
+and the memory of the server plus its worker processes while two runs train at once.
+Needs requirements-dev.txt plus psutil.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+CURVE_POINTS_JS = """() => {
+    const plot = document.querySelector('.stPlotlyChart .js-plotly-plot');
+    if (!plot || !plot._fullData || !plot._fullData.length) return 0;
+    const trace = plot._fullData[plot._fullData.length - 1];
+    return trace._length || (trace.x ? trace.x.length : 0);
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def tree_rss_mb(process: psutil.Process) -> float:
+    processes = [process, *process.children(recursive=True)]
+    return sum(p.memory_info().rss for p in processes if p.is_running()) / 2**20
+
+
+def main() -> None:
+    port = free_port()
+    runs_dir = tempfile.mkdtemp(prefix="rlviz-measure-")
+    url = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
+                              cwd=ROOT, env={**os.environ, "RLVIZ_RUNS_DIR": runs_dir},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            while True:
+                try:
+                    page.goto(url)
+                    break
+                except Exception:
+                    time.sleep(0.2)
+            page.get_by_text("deep reinforcement learning you can watch").first.wait_for(timeout=60_000)
+            print(f"cold start to first page: {time.perf_counter() - started:.2f} s")
+
+            page.goto(f"{url}/train")
+            page.get_by_role("button", name="Train", exact=True).wait_for()
+            time.sleep(3)  # let the warm-up of the workers finish, as it does while a student reads the page
+            clicked = time.perf_counter()
+            page.get_by_role("button", name="Train", exact=True).click()
+            while page.evaluate(CURVE_POINTS_JS) == 0:
+                time.sleep(0.02)
+            print(f"click to first curve point: {time.perf_counter() - clicked:.2f} s")
+
+            changes, last, window_start = 0, None, time.perf_counter()
+            while time.perf_counter() - window_start < 5:
+                points = page.evaluate(CURVE_POINTS_JS)
+                if points != last:
+                    changes, last = changes + 1, points
+                time.sleep(0.02)
+            print(f"curve redraws while training: {changes / 5:.1f} per second")
+
+            # A second session starts a long DQN run: two busy workers.
+            other = browser.new_page(viewport={"width": 1400, "height": 1600})
+            other.goto(f"{url}/train")
+            other.get_by_label("Algorithm").click()
+            other.get_by_text("DQN (soft target)", exact=True).click()
+            other.get_by_role("button", name="Train", exact=True).click()
+            time.sleep(8)
+            server_process = psutil.Process(server.pid)
+            busy = [c for c in server_process.children(recursive=True) if c.cpu_percent(interval=0.5) > 50]
+            print(f"busy workers: {len(busy)}; memory of server + workers: {tree_rss_mb(server_process):.0f} MB")
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()
