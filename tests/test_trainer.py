@@ -77,3 +77,28 @@ def test_importing_rlviz_does_not_import_streamlit():
     code = "import sys, rlviz, rlviz.trainer, rlviz.runs, rlviz.returns; print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_learners_never_see_an_autoreset_observation_as_next_obs(monkeypatch):
+    """At a termination the stored next_obs is the real final state (pole fallen or cart out),
+    not the fresh start state that Gymnasium's autoreset returns one step later."""
+    from rlviz.agents.actor_critic import ActorCriticAgent
+
+    seen = []
+    original = ActorCriticAgent.observe
+
+    def spy(self, step, env_step):
+        seen.append(step)
+        return original(self, step, env_step)
+
+    monkeypatch.setattr(ActorCriticAgent, "observe", spy)
+    list(train(make_config("a2c", n_envs=3, total_steps=3_000, eval_episodes=0)))
+    final_states = np.concatenate([step.next_obs[step.terminated & step.valid] for step in seen])
+    assert len(final_states) > 20
+    fallen = (np.abs(final_states[:, 0]) > 2.4) | (np.abs(final_states[:, 2]) > 0.2094)
+    assert fallen.all()
+    # Each episode end is followed by one reset step, marked invalid: its obs is the final state.
+    reset_obs = np.concatenate([step.obs[~step.valid] for step in seen])
+    episode_ends = sum(int(((step.terminated | step.truncated) & step.valid).sum()) for step in seen)
+    assert episode_ends - 3 <= len(reset_obs) <= episode_ends  # the last ends may have no reset step yet
+    assert ((np.abs(reset_obs[:, 0]) > 2.4) | (np.abs(reset_obs[:, 2]) > 0.2094)).all()
