@@ -8,6 +8,8 @@ navigation = st.navigation(
     [
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("pages/train.py", title="Train", icon=":material/play_circle:"),
+        st.Page("pages/theory.py", title="Theory", icon=":material/functions:"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     ]
 )
 navigation.run()

@@ -4,6 +4,9 @@ import streamlit as st
 
 from rlviz.config import ALGOS
 from rlviz.envs import ENVS
+from rlviz.ui.router import require_router
+
+require_router()
 
 st.title("rlviz: deep reinforcement learning you can watch")
 st.markdown(

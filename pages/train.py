@@ -7,6 +7,9 @@ from rlviz.envs import ENVS
 from rlviz.ui.config_form import config_form, reset_form
 from rlviz.ui.run_view import run_panel
 from rlviz.ui.store import get_store, remember_run, session_run_ids
+from rlviz.ui.router import require_router
+
+require_router()
 
 st.title("Train an agent")
 

@@ -74,3 +74,167 @@ def diagnostics_figure(updates: pd.DataFrame, metrics: Sequence[str]) -> go.Figu
     figure.update_annotations(font_size=12)
     return figure
 
+
+
+# --- Theory page ---------------------------------------------------------------------------------
+
+_BIAS_COLOR, _SPREAD_COLOR, _RMSE_COLOR = "#dc2626", "#2563eb", "#6b7280"
+
+
+def bias_variance_figure(by_n: pd.DataFrame, by_lambda: pd.DataFrame, monte_carlo_spread: float,
+                         n_steps: int, lam: float) -> go.Figure:
+    """|bias|, spread and RMSE of the estimate of V(s_0) against n (left, log axis) and lambda (right).
+
+    ``by_n`` and ``by_lambda`` have columns parameters, bias, spread, rmse (one row per n or lambda,
+    as rlviz.theory.EstimatorStats); dotted vertical lines mark the chosen n and lambda.
+    """
+    figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
+                           subplot_titles=("n-step target G<sub>0</sub><sup>(n)</sup> against n",
+                                           "λ-return A<sub>0</sub><sup>GAE(λ)</sup> + V(s<sub>0</sub>) against λ"))
+    for col, stats, name, fmt in ((1, by_n, "n", "%{x:.0f}"), (2, by_lambda, "λ", "%{x:.2f}")):
+        for label, values, color, dash in (("|bias|", stats["bias"].abs(), _BIAS_COLOR, "solid"),
+                                           ("spread (std)", stats["spread"], _SPREAD_COLOR, "solid"),
+                                           ("RMSE", stats["rmse"], _RMSE_COLOR, "dot")):
+            figure.add_trace(go.Scatter(
+                x=stats["parameters"], y=values, mode="lines+markers", name=label, legendgroup=label,
+                showlegend=col == 1, line=dict(color=color, width=2.2, dash=dash), marker=dict(size=4),
+                hovertemplate=f"{name} = {fmt}<br>{label} %{{y:.3f}}<extra></extra>",
+            ), row=1, col=col)
+    figure.add_vline(x=n_steps, line=dict(color="#111827", dash="dot", width=1), row=1, col=1)
+    # On a log axis an annotation's x is log10 of the value (add_vline's own label would land off the chart).
+    figure.add_annotation(x=math.log10(n_steps), y=1, xref="x", yref="y domain", text=f"n = {n_steps}",
+                          showarrow=False, xanchor="left", yanchor="top", xshift=3, font_size=12)
+    figure.add_vline(x=lam, line=dict(color="#111827", dash="dot", width=1), row=1, col=2,
+                     annotation_text=f"λ = {lam:g}", annotation_position="top left")
+    figure.add_hline(y=monte_carlo_spread, line=dict(color=_SPREAD_COLOR, dash="dash", width=1), row=1, col=1,
+                     annotation_text="Monte Carlo spread", annotation_position="bottom left")
+    # An explicit range: Plotly's autorange on a log axis stretches to fit the reference-line annotations.
+    largest_n = float(by_n["parameters"].max())
+    ticks = [n for n in (1, 2, 4, 8, 16, 32, 64, 128, 256) if n <= largest_n]
+    figure.update_xaxes(type="log", range=[math.log10(0.9), math.log10(largest_n * 1.15)], tickvals=ticks,
+                        title_text="n (rewards summed before bootstrapping)", row=1, col=1)
+    figure.update_xaxes(title_text="λ (0 = TD, 1 = Monte Carlo)", range=[-0.02, 1.02], row=1, col=2)
+    figure.update_yaxes(title_text="return units", rangemode="tozero", row=1, col=1)
+    figure.update_yaxes(rangemode="tozero", row=1, col=2)
+    figure.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), hovermode="x unified",
+                         legend=dict(orientation="h", yanchor="top", y=-0.2, x=0))
+    figure.update_annotations(font_size=12)
+    return figure
+
+
+def gae_weights_figure(weights: Sequence[float], tail_weight: float, lam: float) -> go.Figure:
+    """Bars of the weight (1 - lambda) lambda^(n-1) each n-step advantage gets in GAE; the last bar
+    (labelled "rest") is the mass of every longer n."""
+    labels = [str(n) for n in range(1, len(weights) + 1)] + ["rest"]
+    colors = ["#2563eb"] * len(weights) + ["#93c5fd"]
+    figure = go.Figure(go.Bar(x=labels, y=[*weights, tail_weight], marker_color=colors,
+                              hovertemplate="n = %{x}<br>weight %{y:.3f}<extra></extra>"))
+    figure.update_layout(height=220, margin=dict(l=10, r=10, t=30, b=10), bargap=0.15,
+                         title=dict(text=f"weights of the n-step advantages in GAE, λ = {lam:g}", font_size=13),
+                         xaxis=dict(title="n", type="category"), yaxis=dict(title="weight", range=[0, 1.02]))
+    return figure
+
+
+def soft_update_figure(online: Sequence[float], soft: Sequence[float], hard: Sequence[float], tau: float) -> go.Figure:
+    """One weight of the online network and of its target network over target syncs: the Polyak
+    target (tau) and a hard copy (tau = 1) made every round(1/tau) syncs."""
+    syncs = list(range(len(online)))
+    period = max(1, round(1 / tau))
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=syncs, y=online, mode="lines", name="online θ",
+                                line=dict(color="rgba(107, 114, 128, 0.55)", width=1)))
+    figure.add_trace(go.Scatter(x=syncs, y=hard, mode="lines", name=f"hard copy (τ = 1) every {period} syncs",
+                                line=dict(color="#f59e0b", width=2, shape="hv")))
+    figure.add_trace(go.Scatter(x=syncs, y=soft, mode="lines", name=f"soft target θ⁻ (τ = {tau:g})",
+                                line=dict(color="#2563eb", width=2.5)))
+    figure.add_vline(x=period, line=dict(color="#111827", dash="dot", width=1),
+                     annotation_text=f"1/τ = {period} syncs", annotation_position="top left")
+    figure.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",
+                         xaxis_title="target syncs", yaxis_title="weight value",
+                         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    return figure
+
+
+# --- Compare page --------------------------------------------------------------------------------
+
+COMPARE_COLORS = ("#2563eb", "#ea580c", "#16a34a", "#7c3aed", "#dc2626")  # Streamlit's blue, orange, green, violet, red
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    red, green, blue = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
+
+
+def _band_outline(x: pd.Series, low: pd.Series, high: pd.Series) -> tuple[list, list]:
+    """The band's outline for fill="toself": along the top, back along the bottom, one closed
+    shape per stretch of grid points that has a band (separated by None)."""
+    xs: list = []
+    ys: list = []
+    has_band = (low.notna() & high.notna()).to_numpy()
+    x, low, high = x.to_numpy(), low.to_numpy(), high.to_numpy()
+    start = None
+    for index in range(len(has_band) + 1):
+        inside = index < len(has_band) and has_band[index]
+        if inside and start is None:
+            start = index
+        elif not inside and start is not None:
+            if xs:
+                xs.append(None)
+                ys.append(None)
+            xs += list(x[start:index]) + list(x[start:index][::-1])
+            ys += list(high[start:index]) + list(low[start:index][::-1])
+            start = None
+    return xs, ys
+
+
+def compare_figure(aggregated: pd.DataFrame, labels: Sequence[str], thresholds: dict[str, float],
+                   x_title: str = "environment steps", band_name: str = "95% bootstrap CI",
+                   seeds: pd.DataFrame | None = None, x_range: tuple[float, float] | None = None) -> go.Figure:
+    """Per configuration the mean curve over seeds with its band, on a common x grid.
+
+    ``aggregated`` has columns configuration, x, mean, low, high, seeds (as
+    rlviz.compare.aggregate_curves); ``labels`` gives the configurations in legend order;
+    ``thresholds`` maps a line's label to its y (the envs' solve thresholds); ``seeds`` (columns
+    configuration, seed, x, y) adds each seed's own curve as a thin line. ``x_range`` fixes the
+    x axis (e.g. 0 to the runs' total steps, so live curves grow into a still frame).
+    """
+    figure = go.Figure()
+    for index, label in enumerate(labels):
+        color = COMPARE_COLORS[index % len(COMPARE_COLORS)]
+        rows = aggregated[aggregated["configuration"] == label]
+        if seeds is not None and len(seeds):
+            for seed, curve in seeds[seeds["configuration"] == label].groupby("seed", sort=True):
+                figure.add_trace(go.Scattergl(
+                    x=curve["x"], y=curve["y"], mode="lines", name=f"{label}, seed {seed}", legendgroup=label,
+                    showlegend=False, line=dict(color=_rgba(color, 0.35), width=1),
+                    hovertemplate=f"seed {seed}<br>%{{x:,.4~g}}: %{{y:.1f}}<extra></extra>",
+                ))
+        band_x, band_y = _band_outline(rows["x"], rows["low"], rows["high"])
+        if band_x:
+            figure.add_trace(go.Scatter(
+                x=band_x, y=band_y, mode="lines", fill="toself", fillcolor=_rgba(color, 0.18),
+                line=dict(width=0), name=f"{label} ({band_name})", legendgroup=label, showlegend=False,
+                hoverinfo="skip",
+            ))
+        figure.add_trace(go.Scatter(
+            x=rows["x"], y=rows["mean"], mode="lines", name=label, legendgroup=label,
+            line=dict(color=color, width=2.5), customdata=rows["seeds"],
+            hovertemplate=f"{label}<br>%{{x:,.4~g}}: mean %{{y:.1f}} over %{{customdata}} seeds<extra></extra>",
+        ))
+    for name, value in thresholds.items():
+        figure.add_hline(y=value, line=dict(color="#6b7280", dash="dash"), annotation_text=name,
+                         annotation_position="top left")
+    figure.update_layout(
+        height=460, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=x_title,
+        yaxis_title="episode return, mean over seeds",
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), hovermode="closest",
+        uirevision=x_title,  # live redraws keep the student's zoom; switching the x axis resets it
+    )
+    if x_range is not None:
+        figure.update_xaxes(range=list(x_range))
+    if aggregated.empty:  # nothing to autoscale to yet: show the frame the curves will fill
+        top = max(thresholds.values(), default=1.0)
+        figure.update_yaxes(range=[min(0.0, top), abs(top) * 1.1])
+        if x_range is None:
+            figure.update_xaxes(range=[0, 1])
+    return figure

@@ -21,9 +21,10 @@ import pandas as pd
 import torch
 
 from rlviz.agents import Agent, load_agent
-from rlviz.config import Config, config_from_dict
+from rlviz.config import Config, config_from_dict, make_config
 from rlviz.envs import env_info, make_env
 from rlviz.returns import gae, n_step_targets, td_errors
+from rlviz.trainer import Finished, train
 
 END_OF_TRAINING = 2**31  # env_step passed to Agent.act: DQN explores with its final epsilon
 
@@ -73,6 +74,28 @@ def stack_episodes(episodes: Sequence[Trajectory]) -> Trajectory:
     return Trajectory(rewards, values, next_values, terminated, truncated)
 
 
+# --- the agent whose play we study ---------------------------------------------------------------
+
+def example_config() -> Config:
+    """A2C on CartPole for 20,000 steps: a half-trained agent, for when the student has no run yet.
+
+    The fields that shape it are pinned, so tuning the a2c preset does not change this example.
+    Seed 2 gives a typical half-trained agent: episodes of 20 to 40 steps and a critic that is
+    roughly right, so the bias-variance trade-off shows its textbook shape (the RMSE is smallest at
+    an n in between). Trains in 2 to 3 s on one core.
+    """
+    return make_config("a2c", "CartPole-v1", total_steps=20_000, seed=2, n_envs=8, n_steps=16, gae_lambda=1.0,
+                       learning_rate=7e-4, gamma=0.99, hidden_sizes=(64, 64), shared_network=True,
+                       ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5, normalize_advantage=False,
+                       reward_scale=1.0, loss="mse", eval_episodes=0)
+
+
+def train_agent(config: Config) -> tuple[Agent, Finished]:
+    """Train ``config`` in this process (no run directory) and return the agent and its summary."""
+    finished = next(event for event in train(config) if isinstance(event, Finished))
+    return load_agent(config, finished.state_dict), finished
+
+
 # --- playing episodes ----------------------------------------------------------------------------
 
 def load_run_agent(run_dir: Path) -> tuple[Config, Agent]:
@@ -90,6 +113,7 @@ def play_episodes(
     policy_seed: int = 0,
     time_limit: int | None = None,
     env_step: int = END_OF_TRAINING,
+    reward_scale: float = 1.0,
 ) -> list[Trajectory]:
     """One episode per reset seed, all played in lockstep with the agent's own (exploring) policy.
 
@@ -97,7 +121,8 @@ def play_episodes(
     max_a Q(s, a)). ``time_limit`` cuts episodes earlier than the env's own limit; a cut step is
     marked truncated, exactly like Gymnasium's TimeLimit. Equal reset seeds give equal start states,
     so the episodes differ only through the policy's random actions (seeded by ``policy_seed``).
-    Returns one (T_i,) trajectory per seed.
+    Rewards are recorded times ``reward_scale``, as the learner saw them (its critic learned V in
+    those units). Returns one (T_i,) trajectory per seed.
     """
     limit = time_limit or env_info(env_id).max_episode_steps
     envs: list[gym.Env] = [make_env(env_id) for _ in reset_seeds]
@@ -118,7 +143,7 @@ def play_episodes(
             for row, index in enumerate(playing):
                 observation, reward, terminated, truncated, _ = envs[index].step(int(actions[row]))
                 next_obs[row] = observation
-                rewards[row] = reward
+                rewards[row] = reward * reward_scale
                 ends[row] = terminated, truncated or (step == limit - 1 and not terminated)
             # V of the real next observation: at a time limit this is the state we bootstrap from.
             next_values = agent.state_values(next_obs).astype(np.float64)
@@ -158,6 +183,7 @@ def worked_segment(
     head_steps: int = 12,
     candidates: int = 8,
     env_step: int = END_OF_TRAINING,
+    reward_scale: float = 1.0,
 ) -> WorkedSegment:
     """A short segment with both kinds of episode end: the last ``tail_steps`` steps of an episode
     that terminated, then the first ``head_steps`` steps of a new episode cut by a time limit.
@@ -165,11 +191,13 @@ def worked_segment(
     Plays ``candidates`` episodes and keeps the first that terminated; if the agent never fails
     (every episode reaches the env's time limit), the tail of a truncated episode is used instead.
     """
-    episodes = play_episodes(agent, env_id, [seed + i for i in range(candidates)], policy_seed=seed, env_step=env_step)
+    episodes = play_episodes(agent, env_id, [seed + i for i in range(candidates)], policy_seed=seed,
+                             env_step=env_step, reward_scale=reward_scale)
     ended_in_termination = [episode for episode in episodes if episode.terminated[-1]]
     first = ended_in_termination[0] if ended_in_termination else episodes[0]
     tail = Trajectory(*(array[-tail_steps:] for array in first))
-    head = play_episodes(agent, env_id, [seed + candidates], policy_seed=seed + 1, time_limit=head_steps, env_step=env_step)[0]
+    head = play_episodes(agent, env_id, [seed + candidates], policy_seed=seed + 1, time_limit=head_steps,
+                         env_step=env_step, reward_scale=reward_scale)[0]
     limit = env_info(env_id).max_episode_steps
     if ended_in_termination:
         how = f"the last {tail.length} steps of an episode of {first.length} steps that **terminated**"
@@ -178,7 +206,8 @@ def worked_segment(
                f"(none of {candidates} episodes terminated: this agent does not fail)")
     cut = "**truncated**" if head.truncated[-1] else "terminated before the limit"
     note = (f"Rows are {how}, then the first {head.length} steps of a new episode, {cut} by a time limit of "
-            f"{head_steps} steps, set this short so that a truncation fits in the table ({env_id}'s own limit is {limit}).")
+            f"{head_steps} steps, set this short so that a truncation fits in the table "
+            f"({env_id}'s own limit is {limit}).")
     episode_steps = np.concatenate([np.arange(first.length - tail.length, first.length), np.arange(head.length)])
     return WorkedSegment(concatenate([tail, head]), episode_steps, note)
 
@@ -273,12 +302,17 @@ def n_step_sum(trajectory: Trajectory, gamma: float, n_steps: int, t: int) -> NS
     last = reward_terms[-1]
     bootstrap = None
     if stopped_by != "terminated":
-        bootstrap = SumTerm(last.index + 1, last.power + 1, gamma ** (last.power + 1), float(trajectory.next_values[last.index]))
+        bootstrap = SumTerm(last.index + 1, last.power + 1, gamma ** (last.power + 1),
+                            float(trajectory.next_values[last.index]))
     return NStepSum(t, n_steps, tuple(reward_terms), bootstrap, stopped_by)
 
 
-def _number(value: float) -> str:
-    return f"{value:.3f}".replace("-", "-\\,") if value < 0 else f"{value:.3f}"
+def latex_number(value: float, digits: int = 3, bracket_negative: bool = True) -> str:
+    """A number for a LaTeX sum: fixed decimals; a negative term in parentheses so "+ (-2.1)" reads right."""
+    text = f"{value:.{digits}f}"
+    if float(text) == 0:
+        return text.lstrip("-")
+    return f"({text})" if bracket_negative and text.startswith("-") else text
 
 
 def n_step_sum_latex(written: NStepSum, gamma: float, max_terms: int = 6) -> list[str]:
@@ -300,9 +334,12 @@ def n_step_sum_latex(written: NStepSum, gamma: float, max_terms: int = 6) -> lis
         if term is None:
             return r"\cdots"
         if term.power == 0:
-            return _number(term.value)
+            return latex_number(term.value)
         power = "" if term.power == 1 else f"^{{{term.power}}}"
-        return rf"{g}{power}\times {_number(term.value)}"
+        return rf"{g}{power}\times {latex_number(term.value)}"
+
+    def result(value: float) -> str:
+        return latex_number(value, bracket_negative=False)
 
     t, n = written.t, written.n_steps
     head = rf"G_{{{t}}}^{{({n})}}"
@@ -314,15 +351,21 @@ def n_step_sum_latex(written: NStepSum, gamma: float, max_terms: int = 6) -> lis
                  "segment end": "segment ends: bootstrap"}[written.stopped_by]
         power = "" if boot.power == 1 else f"^{{{boot.power}}}"
         symbols += rf" + \underbrace{{\gamma{power} V(s_{{{boot.index}}})}}_{{\text{{{label}}}}}"
-        numbers += rf" + \underbrace{{{g}{power}\times {_number(boot.value)}}}_{{\text{{bootstrap}}}}"
-        total = (rf"= \underbrace{{{_number(written.reward_sum)}}}_{{\text{{rewards}}}} + "
-                 rf"\underbrace{{{_number(boot.contribution)}}}_{{\text{{bootstrap}}}} = {_number(written.total)}")
+        numbers += rf" + \underbrace{{{g}{power}\times {latex_number(boot.value)}}}_{{\text{{bootstrap}}}}"
+        total = (rf"= \underbrace{{{result(written.reward_sum)}}}_{{\text{{rewards}}}} + "
+                 rf"\underbrace{{{latex_number(boot.contribution)}}}_{{\text{{bootstrap}}}} = {result(written.total)}")
     else:
-        terminal = rf"\underbrace{{\;0\;}}_{{\text{{s}}_{{{terms[-1].index + 1}}}\text{{ terminal: no bootstrap}}}}"
+        terminal = rf"\underbrace{{\;0\;}}_{{s_{{{terms[-1].index + 1}}}\text{{ terminal: no bootstrap}}}}"
         symbols += " + " + terminal
         numbers += " + " + terminal
-        total = rf"= {_number(written.reward_sum)} + 0 = {_number(written.total)}"
+        total = rf"= {result(written.reward_sum)} + 0 = {result(written.total)}"
     return [f"{head} = {symbols}", f"{head} = {numbers}", f"{head} {total}"]
+
+
+def interesting_row(trajectory: Trajectory) -> int:
+    """A row worth reading first: two steps before the first termination (its n-step sums get cut)."""
+    ends = np.flatnonzero(trajectory.terminated)
+    return max(0, int(ends[0]) - 2) if len(ends) else 0
 
 
 class RowNumbers(NamedTuple):
@@ -412,6 +455,11 @@ def with_done_as_terminal(trajectory: Trajectory) -> Trajectory:
 
 # --- bias and variance of the n-step estimate ----------------------------------------------------
 
+# Rollouts per env: (start states, rollouts per start, step cap). LunarLander steps cost ~10x
+# CartPole's and last up to 1000 steps, so it gets fewer, capped rollouts (gamma^300 < 0.05).
+STUDY_SIZES: dict[str, tuple[int, int, int | None]] = {"CartPole-v1": (8, 24, None), "LunarLander-v3": (4, 16, 300)}
+
+
 class StudyRollouts(NamedTuple):
     """Many episodes of one fixed policy, grouped by start state."""
 
@@ -428,6 +476,7 @@ def study_rollouts(
     seed: int = 0,
     max_steps: int | None = None,
     env_step: int = END_OF_TRAINING,
+    reward_scale: float = 1.0,
 ) -> StudyRollouts:
     """``rollouts_per_start`` episodes from each of ``starts`` start states (equal reset seeds).
 
@@ -435,7 +484,8 @@ def study_rollouts(
     the n-step estimate sees. ``max_steps`` caps long episodes (a truncation, bootstrapped).
     """
     reset_seeds = [seed + start for start in range(starts) for _ in range(rollouts_per_start)]
-    episodes = play_episodes(agent, env_id, reset_seeds, policy_seed=seed, time_limit=max_steps, env_step=env_step)
+    episodes = play_episodes(agent, env_id, reset_seeds, policy_seed=seed, time_limit=max_steps,
+                             env_step=env_step, reward_scale=reward_scale)
     groups = np.repeat(np.arange(starts), rollouts_per_start)
     return StudyRollouts(stack_episodes(episodes), groups)
 
@@ -454,6 +504,19 @@ class EstimatorStats(NamedTuple):
     spread: np.ndarray  # (P,)
     rmse: np.ndarray  # (P,)
 
+    @property
+    def best(self) -> float:
+        """The setting with the smallest RMSE: the best compromise between bias and spread."""
+        return float(self.parameters[int(np.argmin(self.rmse))])
+
+    def at(self, parameter: float) -> tuple[float, float, float]:
+        """(bias, spread, rmse) of the setting closest to ``parameter``."""
+        index = int(np.argmin(np.abs(self.parameters - parameter)))
+        return float(self.bias[index]), float(self.spread[index]), float(self.rmse[index])
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self._asdict())
+
 
 class BiasVariance(NamedTuple):
     by_n: EstimatorStats  # n-step targets G_0^(n)
@@ -464,13 +527,14 @@ class BiasVariance(NamedTuple):
     starts: int
 
 
-def _stats(parameters: Iterable[float], estimates: list[np.ndarray], reference: np.ndarray, groups: np.ndarray) -> EstimatorStats:
+def _stats(parameters: Iterable[float], estimates: list[np.ndarray], reference: np.ndarray,
+           groups: np.ndarray) -> EstimatorStats:
     labels = np.unique(groups)
+    centre = np.array([reference[groups == g].mean() for g in groups])  # (N,) each episode's MC mean
     bias, spread, rmse = [], [], []
     for estimate in estimates:
         bias.append(np.mean([estimate[groups == g].mean() - reference[groups == g].mean() for g in labels]))
         spread.append(math.sqrt(np.mean([estimate[groups == g].var(ddof=1) for g in labels])))
-        centre = np.array([reference[groups == g].mean() for g in groups])
         rmse.append(math.sqrt(np.mean((estimate - centre) ** 2)))
     return EstimatorStats(np.array(list(parameters), dtype=float), np.array(bias), np.array(spread), np.array(rmse))
 
@@ -492,7 +556,8 @@ def bias_variance(
     groups = rollouts.start_groups
     monte_carlo = n_step_targets(rewards, next_values, terminated, truncated, gamma, horizon)[0]
     by_n = [n_step_targets(rewards, next_values, terminated, truncated, gamma, n)[0] for n in n_values]
-    by_lambda = [gae(rewards, values, next_values, terminated, truncated, gamma, lam)[0] + values[0] for lam in lam_values]
+    by_lambda = [gae(rewards, values, next_values, terminated, truncated, gamma, lam)[0] + values[0]
+                 for lam in lam_values]
     monte_carlo_spread = math.sqrt(np.mean([monte_carlo[groups == g].var(ddof=1) for g in np.unique(groups)]))
     lengths = (terminated | truncated).argmax(axis=0) + 1
     return BiasVariance(
@@ -535,3 +600,21 @@ def soft_update_curve(online: np.ndarray, tau: float, every: int = 1) -> np.ndar
             target.lerp_(path[sync], tau)
         curve[sync] = target
     return curve.numpy()
+
+
+class SoftUpdateDemo(NamedTuple):
+    online: np.ndarray  # (K + 1,) one online weight over K syncs
+    soft: np.ndarray  # (K + 1,) its Polyak target with tau
+    hard: np.ndarray  # (K + 1,) a hard copy (tau = 1) every round(1 / tau) syncs
+    copy_period: int  # round(1 / tau)
+    mean_lag: float  # (1 - tau) / tau syncs: the mean age of the weights in the soft target
+    old_weight: float  # (1 - tau)^(1 / tau): the share of weights older than 1 / tau syncs (~ e^-1)
+
+
+def soft_update_demo(tau: float, seed: int = 0) -> SoftUpdateDemo:
+    """The soft-update plot's data: about six horizons 1/tau long (60 to 6,000 syncs)."""
+    syncs = int(min(6_000, max(60, math.ceil(6 / tau))))
+    online = online_parameter_path(syncs, seed)
+    period = max(1, round(1 / tau))
+    return SoftUpdateDemo(online, soft_update_curve(online, tau), soft_update_curve(online, 1.0, every=period),
+                          period, (1 - tau) / tau, (1 - tau) ** (1 / tau))

@@ -1,0 +1,147 @@
+"""The Theory page in AppTest: it renders its equations and a worked table whose numbers are
+rlviz.returns outputs for the table's own inputs, and the sliders recompute them."""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from rlviz.config import ALGOS, make_config
+from rlviz.returns import gae, n_step_targets, td_errors
+from rlviz.runs import RUNS_DIR_ENV, _write_status, write_run
+from rlviz.theory import TABLE_COLUMNS
+from rlviz.trainer import train
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "pages" / "theory.py")
+TIMEOUT = 120  # the first run trains the example agent (a few seconds) and plays a few hundred episodes
+
+
+def open_page(**session) -> AppTest:
+    app = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    for key, value in session.items():
+        app.session_state[key] = value
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def worked_table(app: AppTest):
+    [table] = [frame.value for frame in app.dataframe if list(frame.value.columns) == list(TABLE_COLUMNS)]
+    return table
+
+
+def assert_table_is_the_returns_output(table, gamma: float, n_steps: int, lam: float) -> None:
+    """Recompute every derived column from the table's own inputs with rlviz.returns."""
+    rewards, values, next_values = (table[name].to_numpy(float) for name in ("reward", "value", "next_value"))
+    terminated, truncated = table["terminated"].to_numpy(bool), table["truncated"].to_numpy(bool)
+    targets = n_step_targets(rewards, next_values, terminated, truncated, gamma, n_steps)
+    deltas = td_errors(rewards, values, next_values, terminated, gamma)
+    advantages = gae(rewards, values, next_values, terminated, truncated, gamma, lam)
+    for name, expected in (("n_step_target", targets), ("n_step_advantage", targets - values), ("td_error", deltas),
+                           ("gae_advantage", advantages)):
+        np.testing.assert_allclose(table[name], expected, rtol=0, atol=1e-12, err_msg=name)
+
+
+def latex_text(app: AppTest) -> str:
+    return "\n".join(element.value for element in app.latex)
+
+
+def test_the_page_renders_equations_table_and_plots():
+    app = open_page()
+    assert len(app.latex) >= 6
+    table = worked_table(app)
+    assert len(table) >= 10 and table["terminated"].any() and table["truncated"].any()
+    assert "example A2C agent" in " ".join(info.value for info in app.info)
+    headers = [header.value for header in app.header]
+    assert any("Bias and variance" in header for header in headers)
+    assert any("soft update" in header for header in headers)
+    code = [block.value for block in app.code]
+    assert any(block.startswith("def n_step_targets(") for block in code)
+    assert any(block.startswith("def gae(") for block in code)
+    assert any(block.startswith("def td_errors(") for block in code)
+    assert_table_is_the_returns_output(table, app.slider(key="theory_gamma").value, app.slider(key="theory_n").value,
+                                       app.slider(key="theory_lambda").value)
+
+
+def test_the_router_lists_and_opens_the_theory_page():
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    app.run()
+    app.switch_page("pages/theory.py").run()
+    assert not app.exception, app.exception
+    assert app.title[0].value == "Theory: the maths, with real numbers"
+    assert len(app.latex) >= 6
+
+
+def test_the_gamma_slider_changes_the_table_numbers():
+    app = open_page()
+    before = worked_table(app)
+    app.slider(key="theory_gamma").set_value(0.9).run()
+    assert not app.exception, app.exception
+    after = worked_table(app)
+    # Same play, new discount: the inputs stay, the targets move.
+    np.testing.assert_array_equal(after["reward"], before["reward"])
+    assert not np.allclose(after["n_step_target"], before["n_step_target"])
+    assert not np.allclose(after["td_error"], before["td_error"])
+    n_steps, lam = app.slider(key="theory_n").value, app.slider(key="theory_lambda").value
+    assert_table_is_the_returns_output(after, 0.9, n_steps, lam)
+    assert r"0.9\times" in latex_text(app)
+
+
+def test_n_lambda_and_row_sliders_rewrite_the_sum():
+    app = open_page()
+    app.slider(key="theory_n").set_value(3)
+    app.slider(key="theory_lambda").set_value(0.5)
+    app.slider(key="theory_row").set_value(1).run()
+    assert not app.exception, app.exception
+    table = worked_table(app)
+    assert_table_is_the_returns_output(table, app.slider(key="theory_gamma").value, 3, 0.5)
+    text = latex_text(app)
+    assert "G_{1}^{(3)} = r_{1} + \\gamma r_{2} + \\gamma^{2} r_{3}" in text
+    # The written-out total is the table's target for that row.
+    assert f"= {table['n_step_target'][1]:.3f}" in text
+
+
+@pytest.fixture(params=["a2c", "dqn"])
+def finished_run(request, tmp_path, monkeypatch):
+    """A finished run in a fresh run store, as the Train page leaves it."""
+    from rlviz.ui.store import get_store
+
+    monkeypatch.setenv(RUNS_DIR_ENV, str(tmp_path / "runs"))
+    monkeypatch.setenv("RLVIZ_MAX_WORKERS", "1")
+    overrides = dict(n_envs=4) if request.param == "a2c" else dict(learning_starts=500)
+    config = make_config(request.param, "CartPole-v1", total_steps=2_000, gamma=0.97, eval_episodes=0, **overrides)
+    run_id = config.run_hash()
+    run_dir = tmp_path / "runs" / run_id
+    for _ in write_run(config, run_dir, train(config)):
+        pass
+    _write_status(run_dir, state="finished", total_steps=config.total_steps)
+    yield run_id, config
+    # The page's store for this runs directory started a worker pool; outside a script run Streamlit
+    # warns about the missing runtime, which is expected here.
+    logger = logging.getLogger("streamlit")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        get_store().shutdown()
+    finally:
+        logger.setLevel(level)
+
+
+def test_the_students_latest_finished_run_is_used(finished_run):
+    run_id, config = finished_run
+    app = open_page(run_ids=[run_id])
+    choice = app.selectbox(key="theory_source")
+    assert choice.value == run_id
+    assert choice.options[0].startswith(f"Your run: {ALGOS[config.algo].display_name} on CartPole-v1")
+    assert choice.options[1].startswith("Example")
+    assert not app.info  # no "you have no run yet" note
+    # The run's own settings start the sliders: its gamma, and its n_steps and lambda if it has them.
+    n_steps, lam = getattr(config, "n_steps", 5), getattr(config, "gae_lambda", 0.95)
+    assert app.slider(key="theory_gamma").value == pytest.approx(0.97)
+    assert app.slider(key="theory_n").value == n_steps
+    assert_table_is_the_returns_output(worked_table(app), 0.97, n_steps, lam)
+    if config.algo == "dqn":
+        assert "max_a Q(s, a)" in " ".join(caption.value for caption in app.caption)
