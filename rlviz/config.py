@@ -112,9 +112,10 @@ class ActorCriticConfig(BaseConfig):
     the rollout's end, gae_lambda = 0 gives one-step TD targets r + gamma V(s').
     """
 
-    n_steps: int = hyper(5, "Env steps per env in each rollout; one update per rollout. Returns bootstrap from V at its end.", 1, 2048, label="n-steps (rollout length)", log=True)
+    n_steps: int = hyper(5, "Env steps per env in each rollout; one update per rollout. Returns bootstrap from V at its end.", 1, 2048, label="n-steps (rollout length)",
+                           ticks=(1, 2, 3, 4, 5, 8, 10, 16, 20, 32, 64, 128, 256, 512, 1024, 2048))
     gae_lambda: float = hyper(1.0, "GAE lambda: 0 = one-step TD targets, 1 = n-step returns to the rollout's end.", 0.0, 1.0, label="GAE lambda")
-    n_envs: int = hyper(1, "Environments stepped in parallel; each rollout has n_envs * n_steps transitions.", 1, 64, label="Parallel envs", log=True)
+    n_envs: int = hyper(1, "Environments stepped in parallel; each rollout has n_envs * n_steps transitions.", 1, 64, label="Parallel envs", ticks=(1, 2, 4, 8, 16, 32, 64))
     ent_coef: float = hyper(0.0, "Weight of the entropy bonus that keeps the policy exploring.", 0.0, 0.1, label="Entropy coefficient")
     vf_coef: float = hyper(0.5, "Weight of the critic's loss in the total loss.", 0.05, 2.0, label="Value-loss coefficient")
     shared_network: bool = hyper(False, "One trunk with policy and value heads, instead of separate actor and critic networks.", label="Shared network")
