@@ -33,7 +33,7 @@ def test_presets_follow_the_tutorials():
     one_step = make_config("a2c-1step")
     assert one_step.n_steps == 1 and not one_step.shared_network and one_step.hidden_sizes == (128, 64)
     nstep = make_config("nstep-ac")
-    assert nstep.hidden_sizes == (256, 256) and nstep.n_steps == 8 and nstep.max_grad_norm == 0.5
+    assert nstep.hidden_sizes == (256, 256) and nstep.n_steps == 8 and nstep.gae_lambda == 1.0
     a2c = make_config("a2c")
     assert a2c.n_envs > 1 and a2c.n_steps == 5 and a2c.ent_coef > 0
 

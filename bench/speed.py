@@ -1,0 +1,137 @@
+"""rlviz against Stable-Baselines3 on this machine, interleaved in one process run.
+
+    pip install -r bench/requirements.txt
+    python bench/speed.py [--repeats 3] [--solve-seeds 0 1 2]
+
+1. Steps/s at matched settings (single process, one thread, CPU):
+   - A2C on CartPole-v1, 8 envs, n_steps 5;
+   - DQN on CartPole-v1, 64-64 network, train_freq 4, batch 64, learning_starts 1000, tau 0.001.
+2. Time to solve CartPole-v1 (mean of the last 100 training episodes >= 475): rlviz's A2C preset
+   against SB3's A2C with the RL Zoo settings (8 envs, 500k step budget).
+
+Prints markdown tables (median, min, max and the ratio of medians) to paste into bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rlviz.config import make_config  # noqa: E402
+from rlviz.trainer import EpisodeEnded, Finished, train  # noqa: E402
+
+SPEED_STEPS = 50_000
+SOLVE_THRESHOLD = 475.0
+
+
+def rlviz_steps_per_second(algo: str, overrides: dict) -> float:
+    config = make_config(algo, "CartPole-v1", total_steps=SPEED_STEPS, eval_episodes=0, **overrides)
+    finished = [event for event in train(config) if isinstance(event, Finished)][0]
+    return finished.env_steps / finished.wall_seconds
+
+
+def sb3_steps_per_second(algo: str) -> float:
+    from stable_baselines3 import A2C, DQN
+    from stable_baselines3.common.env_util import make_vec_env
+
+    if algo == "a2c":
+        model = A2C("MlpPolicy", make_vec_env("CartPole-v1", n_envs=8, seed=0), n_steps=5, seed=0, device="cpu")
+    else:
+        model = DQN("MlpPolicy", make_vec_env("CartPole-v1", n_envs=1, seed=0), policy_kwargs=dict(net_arch=[64, 64]),
+                    train_freq=4, batch_size=64, learning_starts=1_000, tau=0.001, target_update_interval=4,
+                    seed=0, device="cpu")
+    start = time.perf_counter()
+    model.learn(SPEED_STEPS)
+    return SPEED_STEPS / (time.perf_counter() - start)
+
+
+def rlviz_time_to_solve(seed: int) -> tuple[float | None, int | None]:
+    config = make_config("a2c", "CartPole-v1", seed=seed, stop_when_solved=True, eval_episodes=0)
+    seconds = None
+    for event in train(config):
+        if isinstance(event, EpisodeEnded):
+            seconds = event.wall_seconds
+        if isinstance(event, Finished):
+            return (seconds, event.solved_at_step) if event.solved_at_step is not None else (None, None)
+    raise RuntimeError("no Finished event")
+
+
+def sb3_time_to_solve(seed: int) -> tuple[float | None, int | None]:
+    """SB3's A2C with the RL Zoo's CartPole-v1 settings (8 envs, ent_coef 0, 500k steps)."""
+    from stable_baselines3 import A2C
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+
+    class StopWhenSolved(BaseCallback):
+        solved_at: int | None = None
+
+        def _on_step(self) -> bool:
+            episodes = self.model.ep_info_buffer  # the last 100 episodes, filled by the Monitor wrapper
+            if len(episodes) == 100 and statistics.mean(info["r"] for info in episodes) >= SOLVE_THRESHOLD:
+                self.solved_at = self.num_timesteps
+                return False
+            return True
+
+    model = A2C("MlpPolicy", make_vec_env("CartPole-v1", n_envs=8, seed=seed), ent_coef=0.0, seed=seed, device="cpu")
+    callback = StopWhenSolved()
+    start = time.perf_counter()
+    model.learn(500_000, callback=callback)
+    seconds = time.perf_counter() - start
+    return (seconds, callback.solved_at) if callback.solved_at is not None else (None, None)
+
+
+def row(name: str, ours: list[float], theirs: list[float], unit: str) -> str:
+    def cell(values: list[float]) -> str:
+        return f"{statistics.median(values):,.0f} ({min(values):,.0f} to {max(values):,.0f})" if values else "-"
+    ratio = statistics.median(ours) / statistics.median(theirs) if ours and theirs else float("nan")
+    return f"| {name} | {cell(ours)} | {cell(theirs)} | {ratio:.2f}x | {unit} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--solve-seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # both libraries on one thread, as rlviz's workers run
+
+    matched = {"a2c": dict(n_envs=8, n_steps=5), "dqn": dict(batch_size=64, tau=0.001, train_freq=4,
+                                                             learning_starts=1_000, hidden_sizes=(64, 64))}
+    speeds: dict[str, dict[str, list[float]]] = {algo: {"rlviz": [], "sb3": []} for algo in matched}
+    for repeat in range(args.repeats):  # interleaved, so drifts in machine load hit both sides
+        for algo, overrides in matched.items():
+            speeds[algo]["rlviz"].append(rlviz_steps_per_second(algo, overrides))
+            speeds[algo]["sb3"].append(sb3_steps_per_second(algo))
+            print(f"repeat {repeat}: {algo} rlviz {speeds[algo]['rlviz'][-1]:,.0f} steps/s, "
+                  f"SB3 {speeds[algo]['sb3'][-1]:,.0f} steps/s", flush=True)
+
+    ours_seconds, theirs_seconds, ours_steps, theirs_steps = [], [], [], []
+    for seed in args.solve_seeds:
+        seconds, steps = rlviz_time_to_solve(seed)
+        sb3_seconds, sb3_steps = sb3_time_to_solve(seed)
+        print(f"seed {seed}: rlviz a2c solved in {seconds} s at {steps}; SB3 A2C (zoo) in {sb3_seconds} s at {sb3_steps}",
+              flush=True)
+        if seconds is not None:
+            ours_seconds.append(seconds)
+            ours_steps.append(steps)
+        if sb3_seconds is not None:
+            theirs_seconds.append(sb3_seconds)
+            theirs_steps.append(sb3_steps)
+
+    print("\n| measure | rlviz, median (min to max) | SB3, median (min to max) | rlviz / SB3 | unit |")
+    print("|---|---|---|---|---|")
+    print(row("A2C CartPole-v1, 8 envs, n_steps 5", speeds["a2c"]["rlviz"], speeds["a2c"]["sb3"], "steps/s"))
+    print(row("DQN CartPole-v1, 64-64, train_freq 4, batch 64", speeds["dqn"]["rlviz"], speeds["dqn"]["sb3"], "steps/s"))
+    print(row(f"A2C time to solve CartPole-v1 (solved {len(ours_seconds)} / {len(theirs_seconds)} of "
+              f"{len(args.solve_seeds)} seeds)", ours_seconds, theirs_seconds, "seconds"))
+    print(row("A2C steps to solve CartPole-v1", ours_steps, theirs_steps, "env steps"))
+
+
+if __name__ == "__main__":
+    main()
