@@ -11,13 +11,9 @@ from rlviz.config import ALGOS
 from rlviz.plots import bias_variance_figure, gae_weights_figure, soft_update_figure
 from rlviz.theory import latex_number as term
 from rlviz.ui.router import require_router
+from rlviz.ui.store import get_store
 
 require_router()
-
-try:
-    from rlviz.ui.store import get_store
-except ImportError:  # the page still teaches with its example agent when the run store is missing
-    get_store = None
 
 EXAMPLE = "example"
 
@@ -64,7 +60,7 @@ def bias_variance(source: str, rollouts: theory.StudyRollouts, gamma: float, bla
 def finished_session_runs() -> list[str]:
     """This session's finished runs, newest first (the Train page keeps their ids)."""
     run_ids = st.session_state.get("run_ids") or []
-    if not run_ids or get_store is None:  # no run yet: do not start the worker pool just to look
+    if not run_ids:  # no run yet: do not start the worker pool just to look
         return []
     store = get_store()
     return [run_id for run_id in reversed(run_ids) if store.status(run_id).state == "finished"]
