@@ -82,7 +82,7 @@ def main() -> None:
             # A second session starts a long DQN run: two busy workers.
             other = browser.new_page(viewport={"width": 1400, "height": 1600})
             other.goto(f"{url}/train")
-            other.get_by_label("Algorithm").click()
+            other.get_by_role("combobox", name="Algorithm").click()
             other.get_by_text("DQN (soft target)", exact=True).click()
             other.get_by_role("button", name="Train", exact=True).click()
             time.sleep(8)

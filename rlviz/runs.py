@@ -232,6 +232,9 @@ class RunStore:
         if self._pool is None or getattr(self._pool, "_broken", False):
             self._pool = ProcessPoolExecutor(self.max_workers, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_warm_up)
+            # At exit, concurrent.futures waits for running work; a training run can take minutes, so
+            # end the workers first (hooks run last-registered first, so this one runs before that wait).
+            threading._register_atexit(self.shutdown)
         return self._pool
 
     def warm_up(self) -> None:
@@ -307,8 +310,13 @@ class RunStore:
         return [path.name for path in sorted(finished, key=lambda path: path.stat().st_mtime, reverse=True)]
 
     def shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the workers now; runs still training end as they are (not cached)."""
+        if self._pool is None:
+            return
+        for process in list((self._pool._processes or {}).values()):
+            process.terminate()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = None
 
 
 def bundle_zip(run_dir: Path) -> bytes:
