@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rlviz.agents.optim import set_learning_rate
 from rlviz.buffers import Rollout, RolloutBuffer, Transition
 from rlviz.config import ActorCriticConfig
 from rlviz.networks import ActorCriticNetwork
@@ -50,9 +51,9 @@ class ActorCriticAgent:
         self.rollout.add(step, self.config.reward_scale)
         if not self.rollout.full:
             return None
-        return self.learn(self.rollout.take())
+        return self.learn(self.rollout.take(), env_step)
 
-    def learn(self, rollout: Rollout) -> dict[str, float] | None:
+    def learn(self, rollout: Rollout, env_step: int) -> dict[str, float] | None:
         config = self.config
         n_steps, n_envs = rollout.rewards.shape
         valid_count = rollout.valid.sum()
@@ -91,6 +92,7 @@ class ActorCriticAgent:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.parameters, config.max_grad_norm)
+        set_learning_rate(self.optimizer, config.learning_rate_at(env_step))
         self.optimizer.step()
         return {
             "actor_loss": actor_loss.item(),

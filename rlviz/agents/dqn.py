@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rlviz.agents.optim import set_learning_rate
 from rlviz.buffers import ReplayBuffer, Transition
 from rlviz.config import DQNConfig
 from rlviz.networks import mlp
@@ -68,13 +69,13 @@ class DQNAgent:
         if env_step >= self.next_train_step and self.buffer.size >= self.config.batch_size:
             self.next_train_step = env_step + self.config.train_freq
             for _ in range(self.config.gradient_steps):
-                metrics = self.learn()
+                metrics = self.learn(env_step)
         if env_step >= self.next_sync_step:
             self.next_sync_step = env_step + self.config.target_update_interval
             self.sync_target()
         return metrics
 
-    def learn(self) -> dict[str, float]:
+    def learn(self, env_step: int) -> dict[str, float]:
         config = self.config
         batch = self.buffer.sample(config.batch_size)
         with torch.no_grad():  # the target is a fixed regression label: no gradient through it
@@ -90,6 +91,7 @@ class DQNAgent:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.parameters, config.max_grad_norm)
+        set_learning_rate(self.optimizer, config.learning_rate_at(env_step))
         self.optimizer.step()
         return {
             "td_loss": loss.item(),
