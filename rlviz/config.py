@@ -204,8 +204,10 @@ ALGOS: dict[str, AlgoInfo] = {
         config_class=ActorCriticConfig,
         summary="Separate actor and critic networks updated after every single step with the one-step advantage r + gamma V(s') - V(s).",
         sliders=_COMMON_SLIDERS + _AC_SLIDERS,
-        defaults=dict(hidden_sizes=(128, 64), shared_network=False, learning_rate=1e-3, gamma=0.99, n_steps=1, gae_lambda=1.0,
-                      n_envs=1, ent_coef=0.01, vf_coef=1.0, max_grad_norm=10.0, reward_scale=0.01),
+        # The tutorial's lr 1e-3 collapsed to a last-100 mean of 9 here (as its own log did, 175 -> 9): one sample
+        # per update needs a small step. Rewards / 100 keep the critic's targets near 1.
+        defaults=dict(hidden_sizes=(128, 64), shared_network=False, learning_rate=1e-4, gamma=0.99, n_steps=1, gae_lambda=1.0,
+                      n_envs=1, ent_coef=0.0, vf_coef=1.0, max_grad_norm=10.0, reward_scale=0.01),
         env_defaults={"CartPole-v1": dict(total_steps=400_000), "LunarLander-v3": dict(total_steps=1_000_000)},
         key_equations=(r"A(s_t, a_t) \approx r_t + \gamma\,(1 - \mathrm{terminated}_t)\,V(s_{t+1}) - V(s_t)",
                        r"\nabla J = A\,\nabla \log \pi(a_t \mid s_t)"),
