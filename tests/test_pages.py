@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from rlviz.config import make_config
 from rlviz.runs import RUNS_DIR_ENV
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -44,7 +45,7 @@ def test_train_page_shows_only_the_sliders_of_the_chosen_algorithm(runs_dir):
     labels = {w.label for w in [*app.slider, *app.select_slider]}
     assert {"Soft update tau", "Final epsilon", "Replay buffer size"} <= labels
     assert "Entropy coefficient" not in labels
-    assert app.select_slider(key="hp:dqn:CartPole-v1:tau").value == 0.001
+    assert app.select_slider(key="hp:dqn:CartPole-v1:tau").value == make_config("dqn", "CartPole-v1").tau
     assert len(app.latex) >= 1 and "max_{a'}" in app.latex[0].value
 
 
