@@ -79,16 +79,24 @@ def main() -> None:
                 time.sleep(0.02)
             print(f"curve redraws while training: {changes / 5:.1f} per second")
 
-            # A second session starts a long DQN run: two busy workers.
-            other = browser.new_page(viewport={"width": 1400, "height": 1600})
-            other.goto(f"{url}/train")
-            other.get_by_role("combobox", name="Algorithm").click()
-            other.get_by_text("DQN (soft target)", exact=True).click()
-            other.get_by_role("button", name="Train", exact=True).click()
-            time.sleep(8)
+            # Two sessions start long runs (DQN, TD actor-critic): both workers busy.
+            for algorithm in ("DQN (soft target)", "TD Actor-Critic"):
+                session = browser.new_page(viewport={"width": 1400, "height": 1600})
+                session.goto(f"{url}/train")
+                session.get_by_role("combobox", name="Algorithm").click()
+                session.get_by_role("option", name=algorithm).click()
+                session.get_by_role("button", name="Train", exact=True).click()
+                session.get_by_text("Training:").first.wait_for(timeout=30_000)
             server_process = psutil.Process(server.pid)
-            busy = [c for c in server_process.children(recursive=True) if c.cpu_percent(interval=0.5) > 50]
-            print(f"busy workers: {len(busy)}; memory of server + workers: {tree_rss_mb(server_process):.0f} MB")
+            workers = [c for c in server_process.children(recursive=True) if "spawn_main" in " ".join(c.cmdline())]
+            for worker in workers:
+                worker.cpu_percent()
+            peak = 0.0
+            for _ in range(10):
+                time.sleep(1)
+                peak = max(peak, tree_rss_mb(server_process))
+            busy = [worker for worker in workers if worker.cpu_percent() > 20]  # a share of a loaded core still counts
+            print(f"busy workers: {len(busy)} of {len(workers)}; peak memory of server + workers: {peak:.0f} MB")
             browser.close()
     finally:
         server.terminate()

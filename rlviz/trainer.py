@@ -6,6 +6,7 @@ consumes these events; none of them steps an environment itself.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -15,7 +16,7 @@ from typing import Any, Callable, ClassVar, Iterator, Union
 import numpy as np
 import torch
 
-from rlviz.agents import Agent, make_agent
+from rlviz.agents import Agent, load_agent, make_agent
 from rlviz.buffers import Transition
 from rlviz.config import Config
 from rlviz.envs import env_info, make_env, make_vector_env
@@ -96,7 +97,8 @@ def train(
     """Train ``config`` and yield its events, ending with one ``Finished``.
 
     ``stop_requested`` is polled whenever an episode ends. With ``video_dir``, a greedy episode is
-    recorded there at each of VIDEO_FRACTIONS of training.
+    recorded there for each of VIDEO_FRACTIONS of training: the weights are copied at each checkpoint
+    and the videos encoded after training, so recording never holds up the live curve.
     """
     # Small networks run fastest on one thread, and one thread keeps results independent of the core count.
     torch.set_num_threads(1)
@@ -121,11 +123,12 @@ def train(
     interval = metrics_interval(config.total_steps)
     next_metrics_step = interval
     video_steps = [round(fraction * config.total_steps) for fraction in VIDEO_FRACTIONS[:-1]]
+    snapshots: list[tuple[int, dict[str, Any]]] = []  # (env step, weights) at each video checkpoint
 
     while env_step < config.total_steps:
         if video_dir is not None and video_steps and env_step >= video_steps[0]:
             video_steps.pop(0)
-            yield _record(agent, config, video_dir, env_step)
+            snapshots.append((env_step, copy.deepcopy(agent.state_dict())))
 
         # act, step
         actions = agent.act(obs, env_step)
@@ -172,6 +175,8 @@ def train(
     train_seconds = time.perf_counter() - start
 
     if video_dir is not None:
+        for snapshot_step, weights in snapshots:
+            yield _record(load_agent(config, weights), config, video_dir, snapshot_step)
         yield _record(agent, config, video_dir, env_step)
     eval_mean = evaluate(agent, config.env_id, config.eval_episodes, seed=config.seed + 1_000_000) if not stopped else None
     yield Finished(
