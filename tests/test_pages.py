@@ -83,3 +83,28 @@ def test_a_tiny_run_trains_and_shows_its_curve_and_videos_then_comes_back_cached
     assert time.monotonic() - started < 5
     assert any("cached" in m.value for m in app.markdown)
     assert len(app.get("video")) == 4
+
+
+def test_the_download_bundle_holds_the_whole_run(runs_dir):
+    import io
+    import zipfile
+
+    from rlviz.runs import RunStore, bundle_zip
+
+    store = RunStore(runs_dir, max_workers=1)
+    try:
+        run_id, _ = store.submit(make_config("a2c", total_steps=1_000, n_envs=4, eval_episodes=1))
+        _wait_until_done(store, run_id)
+        names = zipfile.ZipFile(io.BytesIO(bundle_zip(store.run_dir(run_id)))).namelist()
+    finally:
+        store.shutdown()
+    assert {f"{run_id}/{name}" for name in ("config.json", "episodes.csv", "summary.json", "model.pt")} <= set(names)
+    assert len([name for name in names if name.endswith(".mp4")]) == 4
+
+
+def _wait_until_done(store, run_id, seconds=90):
+    deadline = time.monotonic() + seconds
+    while not store.status(run_id).done:
+        assert time.monotonic() < deadline, "the run did not finish in time"
+        time.sleep(0.2)
+    assert store.status(run_id).state == "finished"

@@ -138,9 +138,10 @@ def _finished_view(run_id: str, config: Config, status: RunStatus, cached: bool)
     _videos(data)
     _diagnostics(data, config, run_id)
     if finished is not None:
-        st.download_button("Download this run (.zip)", data=bundle_zip(run_dir), file_name=f"rlviz-{config.algo}-"
+        # A callable: the zip is built when the student clicks, not on every rerun of the page.
+        st.download_button("Download this run (.zip)", data=lambda: bundle_zip(run_dir), file_name=f"rlviz-{config.algo}-"
                            f"{config.env_id}-seed{config.seed}-{run_id}.zip", mime="application/zip",
-                           icon=":material/download:", key=f"download:{run_id}")
+                           icon=":material/download:", key=f"download:{run_id}", on_click="ignore")
 
 
 def _videos(data: RunEvents) -> None:
