@@ -148,7 +148,7 @@ class AlgoInfo:
     pseudocode: str
 
 
-_COMMON_SLIDERS = ("learning_rate", "lr_schedule", "gamma", "total_steps", "seed")
+_COMMON_SLIDERS = ("learning_rate", "lr_schedule", "gamma", "total_steps", "seed", "stop_when_solved")
 _AC_SLIDERS = ("ent_coef", "vf_coef", "max_grad_norm", "reward_scale")
 
 ALGOS: dict[str, AlgoInfo] = {

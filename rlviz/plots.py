@@ -19,7 +19,7 @@ METRIC_LABELS = {
     "entropy": "Policy entropy",
     "epsilon": "Epsilon",
     "mean_abs_td_error": "Mean |TD error|",
-    "grad_norm": "Gradient norm (before clipping)",
+    "grad_norm": "Gradient norm",
     "q_mean": "Mean Q(s, a)",
     "value_mean": "Mean V(s)",
 }
