@@ -1,8 +1,16 @@
 """rlviz: the router. Each page lives in pages/ and stays thin; the work is done by rlviz/."""
 
+import multiprocessing
+
 import streamlit as st
 
+from rlviz.ui.store import get_store
+
 st.set_page_config(page_title="rlviz: deep RL you can watch", page_icon=":material/neurology:", layout="wide")
+# Start and warm the training workers (once per server) while the student reads. Spawned workers
+# re-run this file as they start; only the server may start workers.
+if multiprocessing.current_process().name == "MainProcess":
+    get_store()
 
 navigation = st.navigation(
     [
