@@ -271,9 +271,12 @@ class RunStore:
         if not run_dir.exists():
             return
         (run_dir / "stop").touch()
+        status = read_status(run_dir) or {}
         future = self._futures.get(run_id)
-        if future is not None and future.cancel():
-            _write_status(run_dir, state="stopped", total_steps=(read_status(run_dir) or {}).get("total_steps", 0))
+        # A queued run may already sit in the pool's hand-over queue, where it cannot be cancelled;
+        # the worker that picks it up sees the stop file and ends it at once. Say so now.
+        if (future is not None and future.cancel()) or status.get("state") == "queued":
+            _write_status(run_dir, state="stopped", total_steps=status.get("total_steps", 0))
 
     def status(self, run_id: str) -> RunStatus:
         data = read_status(self.run_dir(run_id))
