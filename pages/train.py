@@ -1,9 +1,11 @@
 """Train: pick an algorithm and an environment, set the sliders, train, and watch it learn."""
 
+import pandas as pd
 import streamlit as st
 
 from rlviz.config import ALGOS, ConfigError
 from rlviz.envs import ENVS
+from rlviz.plots import reward_curve
 from rlviz.ui.config_form import config_form, reset_form
 from rlviz.ui.run_view import run_panel
 from rlviz.ui.store import get_store, remember_run, session_run_ids
@@ -80,3 +82,6 @@ if run_ids:
     run_panel(current, cached=current in st.session_state.get("cached_runs", set()))
 else:
     st.info("Press **Train** to start. The reward curve appears here and grows while the agent learns.")
+    # The empty axes show where the curve will grow, and load the chart library before the click.
+    st.plotly_chart(reward_curve(pd.DataFrame(columns=["env_step", "episode_return"]), ENVS[env_id].solve_threshold),
+                    width="stretch", key="curve:empty")
