@@ -274,12 +274,9 @@ def make_config(algo: str, env_id: str = "CartPole-v1", **overrides: Any) -> Con
     if env_id not in ENVS:
         raise ConfigError(f"unknown env '{env_id}': choose one of {', '.join(ENVS)}")
     info = ALGOS[algo]
-    names = {f.name for f in dataclasses.fields(info.config_class)}
-    for name in overrides:
-        if name not in names:
-            raise ConfigError(f"unknown field '{name}' for {algo}: choose from {', '.join(sorted(names))}")
-    values = {**info.defaults, **info.env_defaults.get(env_id, {}), **overrides}
-    return info.config_class(algo=algo, env_id=env_id, **values)
+    preset_values = {**info.defaults, **info.env_defaults.get(env_id, {})}  # the env's tweaks win
+    preset = info.config_class(algo=algo, env_id=env_id, **preset_values)
+    return preset.replace(**overrides) if overrides else preset
 
 
 def config_from_dict(data: dict[str, Any]) -> Config:

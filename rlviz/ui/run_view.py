@@ -89,8 +89,7 @@ def _progress(status: RunStatus, counts: dict[str, int]) -> None:
 
 
 def _curve(data: RunEvents, config: Config, run_id: str) -> None:
-    episodes = pd.DataFrame(data.episodes, columns=["env_step", "episode_return"]) if data.episodes else \
-        pd.DataFrame(columns=["env_step", "episode_return"])
+    episodes = pd.DataFrame(data.episodes, columns=["env_step", "episode_return"])
     threshold = env_info(config.env_id).solve_threshold
     st.plotly_chart(reward_curve(episodes, threshold), width="stretch", key=f"curve:{run_id}")
     if not data.episodes:
