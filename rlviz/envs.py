@@ -54,7 +54,7 @@ def env_info(env_id: str) -> EnvInfo:
 def make_vector_env(env_id: str, n_envs: int) -> VectorEnv:
     """``n_envs`` copies of ``env_id`` stepping in lockstep, NEXT_STEP autoreset."""
     env_info(env_id)
-    if env_id in _VECTOR_ENTRY_POINT:
+    if env_id in _VECTOR_ENTRY_POINT and n_envs > 1:  # for one env the plain env steps 2.5x faster
         envs = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point")
     else:
         envs = gym.make_vec(

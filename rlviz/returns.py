@@ -36,14 +36,20 @@ def _float_array(values: Array) -> Array:
     return np.asarray(values, dtype=np.float64)
 
 
-def td_errors(rewards: Array, values: Array, next_values: Array, terminated: Array, gamma: float) -> Array:
-    """delta_t = r_t + gamma * (1 - terminated_t) * V(s_{t+1}) - V(s_t).
+def td_targets(rewards: Array, next_values: Array, terminated: Array, gamma: float) -> Array:
+    """y_t = r_t + gamma * (1 - terminated_t) * V(s_{t+1}): the one-step target, ``n_step_targets`` with n = 1.
 
     Only a termination drops the bootstrap; a truncated step still has a future worth V(s_{t+1}).
+    Every step stands alone, so rows need not be consecutive (a replay batch works too).
     """
     rewards = _float_array(rewards)
     not_terminal = 1.0 - _as_float(terminated, rewards)
-    return rewards + gamma * not_terminal * next_values - values
+    return rewards + gamma * not_terminal * next_values
+
+
+def td_errors(rewards: Array, values: Array, next_values: Array, terminated: Array, gamma: float) -> Array:
+    """delta_t = r_t + gamma * (1 - terminated_t) * V(s_{t+1}) - V(s_t): the TD target minus V(s_t)."""
+    return td_targets(rewards, next_values, terminated, gamma) - values
 
 
 def n_step_targets(

@@ -131,7 +131,8 @@ def train(
             snapshots.append((env_step, copy.deepcopy(agent.state_dict())))
 
         # act, step
-        actions = agent.act(obs, env_step)
+        if not autoreset.all():  # when every env is on its reset step the actions are ignored: reuse the last ones
+            actions = agent.act(obs, env_step)
         next_obs, rewards, terminated, truncated, _ = envs.step(actions)
         valid = ~autoreset
         env_step += int(valid.sum())

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from rlviz.returns import gae, n_step_targets, td_errors
+from rlviz.returns import gae, n_step_targets, td_errors, td_targets
 
 GAMMA = 0.5
 # A 4-step segment: the episode terminates after step 2, a new one starts at step 3.
@@ -18,6 +18,14 @@ def test_one_step_targets_by_hand():
     targets = n_step_targets(REWARDS, NEXT_VALUES, TERMINATED, NOT_TRUNCATED, GAMMA, n=1)
     # r + gamma V(s'), except at the termination where V(s') is dropped.
     np.testing.assert_allclose(targets, [1 + 0.5 * 10, 2 + 0.5 * 20, 3, 4 + 0.5 * 40])
+
+
+def test_td_targets_are_the_one_step_targets():
+    np.testing.assert_allclose(td_targets(REWARDS, NEXT_VALUES, TERMINATED, GAMMA), [6, 12, 3, 24])
+    # A truncated step (row 3 cut by a time limit) is bootstrapped all the same.
+    truncated = np.array([False, False, False, True])
+    np.testing.assert_array_equal(td_targets(REWARDS, NEXT_VALUES, TERMINATED, GAMMA),
+                                  n_step_targets(REWARDS, NEXT_VALUES, TERMINATED, truncated, GAMMA, n=1))
 
 
 def test_two_step_targets_by_hand():

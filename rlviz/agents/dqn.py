@@ -22,7 +22,7 @@ from rlviz.agents.optim import set_learning_rate
 from rlviz.buffers import ReplayBuffer, Transition
 from rlviz.config import DQNConfig
 from rlviz.networks import mlp
-from rlviz.returns import n_step_targets
+from rlviz.returns import td_targets
 
 
 class DQNAgent:
@@ -33,6 +33,7 @@ class DQNAgent:
         self.q_network = mlp(obs_dim, config.hidden_sizes, n_actions, config.activation)
         self.target_network = copy.deepcopy(self.q_network).requires_grad_(False)
         self.parameters = list(self.q_network.parameters())
+        self.target_parameters = list(self.target_network.parameters())
         # fused: one kernel updates every tensor (PyTorch only defaults to it on GPUs).
         self.optimizer = torch.optim.Adam(self.parameters, lr=config.learning_rate, fused=True)
         self.buffer = ReplayBuffer(config.buffer_size, obs_dim, rng)
@@ -80,8 +81,7 @@ class DQNAgent:
         batch = self.buffer.sample(config.batch_size)
         with torch.no_grad():  # the target is a fixed regression label: no gradient through it
             next_q_max = self.target_network(batch.next_obs).max(dim=1).values  # (B,)
-            # Each sampled transition is its own one-step segment: y = r + gamma (1 - terminated) max Q'.
-            td_target = n_step_targets(batch.rewards, next_q_max, batch.terminated, torch.zeros_like(batch.rewards), config.gamma, n=1)
+            td_target = td_targets(batch.rewards, next_q_max, batch.terminated, config.gamma)  # r + gamma (1 - term) max Q
         q_taken = self.q_network(batch.obs).gather(1, batch.actions.unsqueeze(1)).squeeze(1)  # (B,)
         td_error = td_target - q_taken
         if config.loss == "huber":
@@ -103,9 +103,8 @@ class DQNAgent:
 
     def sync_target(self) -> None:
         """Polyak averaging: theta_target <- theta_target + tau (theta - theta_target); tau = 1 copies."""
-        with torch.no_grad():
-            for target, online in zip(self.target_network.parameters(), self.q_network.parameters()):
-                target.lerp_(online, self.config.tau)
+        with torch.no_grad():  # one fused call over all tensors: this runs as often as every env step
+            torch._foreach_lerp_(self.target_parameters, self.parameters, self.config.tau)
 
     def state_values(self, obs: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
