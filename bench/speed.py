@@ -101,7 +101,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)  # both libraries on one thread, as rlviz's workers run
 
-    matched = {"a2c": dict(n_envs=8, n_steps=5), "dqn": dict(batch_size=64, tau=0.001, train_freq=4,
+    matched = {"a2c": dict(n_envs=8, n_steps=5), "dqn": dict(batch_size=64, tau=0.001, train_freq=4, target_update_interval=4,
                                                              learning_starts=1_000, hidden_sizes=(64, 64))}
     speeds: dict[str, dict[str, list[float]]] = {algo: {"rlviz": [], "sb3": []} for algo in matched}
     for repeat in range(args.repeats):  # interleaved, so drifts in machine load hit both sides
