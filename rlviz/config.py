@@ -56,6 +56,8 @@ class BaseConfig:
     learning_rate: float = hyper(1e-3, "Adam step size.", 1e-5, 0.1, label="Learning rate", log=True)
     lr_schedule: str = hyper("constant", "Keep the learning rate, or decay it linearly to 0 at the last step (SB3's lin_ schedules).",
                              choices=("constant", "linear"), label="Learning-rate schedule")
+    n_envs: int = hyper(1, "Environments stepped in lockstep; each vector step gives one transition per env (an actor-critic rollout has n_envs * n_steps).",
+                        1, 64, label="Parallel envs", ticks=(1, 2, 4, 8, 16, 32, 64))
     gamma: float = hyper(0.99, "Discount factor: a reward k steps ahead counts gamma^k. Effective horizon ~ 1/(1 - gamma).", 0.8, 0.9999, label="Discount gamma",
                          ticks=(0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9999))
     max_grad_norm: float = hyper(10.0, "Gradients are rescaled so their global norm is at most this.", 0.1, 100.0, label="Max gradient norm", log=True)
@@ -123,7 +125,6 @@ class ActorCriticConfig(BaseConfig):
     n_steps: int = hyper(5, "Env steps per env in each rollout; one update per rollout. Returns bootstrap from V at its end.", 1, 2048, label="n-steps (rollout length)",
                            ticks=(1, 2, 3, 4, 5, 8, 10, 16, 20, 32, 64, 128, 256, 512, 1024, 2048))
     gae_lambda: float = hyper(1.0, "GAE lambda: 0 = one-step TD targets, 1 = n-step returns to the rollout's end.", 0.0, 1.0, label="GAE lambda")
-    n_envs: int = hyper(1, "Environments stepped in parallel; each rollout has n_envs * n_steps transitions.", 1, 64, label="Parallel envs", ticks=(1, 2, 4, 8, 16, 32, 64))
     ent_coef: float = hyper(0.0, "Weight of the entropy bonus that keeps the policy exploring.", 0.0, 0.1, label="Entropy coefficient")
     vf_coef: float = hyper(0.5, "Weight of the critic's loss in the total loss.", 0.05, 2.0, label="Value-loss coefficient")
     shared_network: bool = hyper(False, "One trunk with policy and value heads, instead of separate actor and critic networks.", label="Shared network")
@@ -157,7 +158,7 @@ ALGOS: dict[str, AlgoInfo] = {
         display_name="DQN (soft target)",
         config_class=DQNConfig,
         summary="A Q-network learns Q(s, a) from replayed transitions; a slowly following target network keeps its targets still.",
-        sliders=_COMMON_SLIDERS + ("tau", "target_update_interval", "batch_size", "buffer_size", "learning_starts",
+        sliders=_COMMON_SLIDERS + ("n_envs", "tau", "target_update_interval", "batch_size", "buffer_size", "learning_starts",
                                    "train_freq", "exploration_initial_eps", "exploration_final_eps", "exploration_fraction"),
         defaults=dict(hidden_sizes=(64, 64), learning_rate=5e-4, gamma=0.99, buffer_size=100_000, batch_size=100,
                       learning_starts=1_000, train_freq=4, tau=1e-3, target_update_interval=4, max_grad_norm=10.0),
@@ -250,9 +251,12 @@ ALGOS: dict[str, AlgoInfo] = {
                       n_envs=32, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5),
         env_defaults={
             "CartPole-v1": dict(total_steps=300_000),
-            # The RL Zoo's LunarLander settings: separate tanh networks, 8 envs, a longer horizon.
-            "LunarLander-v3": dict(total_steps=1_000_000, shared_network=False, activation="tanh", n_envs=8,
-                                   gamma=0.995, learning_rate=8.3e-4, ent_coef=1e-5),
+            # The RL Zoo's LunarLander settings (separate tanh networks, lr 8.3e-4) with two changes that made
+            # it solve on 5 seeds instead of 1 (bench/RESULTS.md). gamma 0.999 instead of 0.995: discounted
+            # hard, hovering until the time limit (fuel, about -0.3 a step) looks better than risking a -100
+            # crash, and the policy got stuck hovering. 16 envs instead of 8: less noisy gradients.
+            "LunarLander-v3": dict(total_steps=1_000_000, shared_network=False, activation="tanh", n_envs=16,
+                                   gamma=0.999, learning_rate=8.3e-4, ent_coef=1e-5),
         },
         key_equations=(r"L = -\frac{1}{NT}\sum_{i,t} A_{i,t} \log \pi(a_{i,t} \mid s_{i,t})",
                        r"+ c_v\,(V(s_{i,t}) - G_{i,t})^2 - c_e\,\mathcal{H}[\pi(\cdot \mid s_{i,t})]"),

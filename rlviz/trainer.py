@@ -105,7 +105,7 @@ def train(
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     info = env_info(config.env_id)
-    n_envs = getattr(config, "n_envs", 1)
+    n_envs = config.n_envs
     envs = make_vector_env(config.env_id, n_envs)
     obs, _ = envs.reset(seed=config.seed)
     agent = make_agent(config, envs.single_observation_space.shape[0], int(envs.single_action_space.n), rng)
@@ -138,8 +138,7 @@ def train(
         env_step += int(valid.sum())
 
         # store and learn
-        metrics = agent.observe(Transition(obs, actions, rewards, next_obs, terminated, truncated, valid), env_step)
-        if metrics is not None:
+        for metrics in agent.observe(Transition(obs, actions, rewards, next_obs, terminated, truncated, valid), env_step):
             updates += 1
             metric_count += 1
             for name, value in metrics.items():

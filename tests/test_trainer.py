@@ -43,6 +43,16 @@ def test_episode_accounting_with_vector_envs(n_envs):
     assert finished.env_steps >= config.total_steps
 
 
+@pytest.mark.parametrize("n_envs", [1, 4])
+def test_dqn_updates_per_env_step_do_not_depend_on_n_envs(n_envs):
+    """One gradient step per train_freq env steps after learning_starts, however many envs step at once."""
+    config = make_config("dqn", n_envs=n_envs, total_steps=4_000, learning_starts=1_000, train_freq=4, eval_episodes=0)
+    updated = [e for e in _run(config) if isinstance(e, Updated)]
+    assert len(updated) > 10
+    for event in updated:  # due at env steps 1000, 1004, 1008, ...
+        assert event.updates == (event.env_step - 1_000) // 4 + 1
+
+
 def test_stop_request_ends_the_run_early():
     config = make_config("a2c", total_steps=100_000, eval_episodes=0)
     events = list(train(config, stop_requested=lambda: True))

@@ -17,8 +17,8 @@ class Agent(Protocol):
     def greedy_action(self, obs: np.ndarray) -> np.ndarray:
         """The policy's best actions (N,), for evaluation and videos."""
 
-    def observe(self, step: Transition, env_step: int) -> dict[str, float] | None:
-        """Store one vector step; learn if it is time. Returns the update's metrics, if any."""
+    def observe(self, step: Transition, env_step: int) -> list[dict[str, float]]:
+        """Store one vector step; learn if it is time. Returns the metrics of each gradient update made (often none)."""
 
     def state_values(self, obs: np.ndarray) -> np.ndarray:
         """V(s) for a batch of observations (N, obs_dim) -> (N,); for DQN, max_a Q(s, a)."""

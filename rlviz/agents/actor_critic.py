@@ -47,11 +47,12 @@ class ActorCriticAgent:
             return self.network.logits(torch.as_tensor(obs, dtype=torch.float32)).argmax(dim=1).numpy()
 
     # --- store, then learn once the rollout is full --------------------------------------------
-    def observe(self, step: Transition, env_step: int) -> dict[str, float] | None:
+    def observe(self, step: Transition, env_step: int) -> list[dict[str, float]]:
         self.rollout.add(step, self.config.reward_scale)
         if not self.rollout.full:
-            return None
-        return self.learn(self.rollout.take(), env_step)
+            return []
+        metrics = self.learn(self.rollout.take(), env_step)
+        return [metrics] if metrics is not None else []
 
     def learn(self, rollout: Rollout, env_step: int) -> dict[str, float] | None:
         config = self.config

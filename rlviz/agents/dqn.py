@@ -37,7 +37,8 @@ class DQNAgent:
         # fused: one kernel updates every tensor (PyTorch only defaults to it on GPUs).
         self.optimizer = torch.optim.Adam(self.parameters, lr=config.learning_rate, fused=True)
         self.buffer = ReplayBuffer(config.buffer_size, obs_dim, rng)
-        self.next_train_step = config.learning_starts
+        # Every env step adds one transition, so the buffer holds a batch from env step batch_size on.
+        self.next_train_step = max(config.learning_starts, config.batch_size)
         self.next_sync_step = config.learning_starts
         self.epsilon = config.exploration_initial_eps
 
@@ -64,15 +65,17 @@ class DQNAgent:
         return q_values.argmax(dim=1).numpy()
 
     # --- store, then learn and sync when due ----------------------------------------------------
-    def observe(self, step: Transition, env_step: int) -> dict[str, float] | None:
+    def observe(self, step: Transition, env_step: int) -> list[dict[str, float]]:
         self.buffer.add(step)
-        metrics = None
-        if env_step >= self.next_train_step and self.buffer.size >= self.config.batch_size:
-            self.next_train_step = env_step + self.config.train_freq
+        metrics = []
+        # A vector step of n_envs envs may pass several due points: do them all, so the updates per
+        # env step (and the target's pace) do not depend on n_envs.
+        while env_step >= self.next_train_step:
+            self.next_train_step += self.config.train_freq
             for _ in range(self.config.gradient_steps):
-                metrics = self.learn(env_step)
-        if env_step >= self.next_sync_step:
-            self.next_sync_step = env_step + self.config.target_update_interval
+                metrics.append(self.learn(env_step))
+        while env_step >= self.next_sync_step:
+            self.next_sync_step += self.config.target_update_interval
             self.sync_target()
         return metrics
 
