@@ -3,12 +3,14 @@
     python bench/measure_app.py
 
 Prints: cold start to first page, click to first curve point, redraw rate of the live curve,
+the training speed of a run watched live in the app against the same run on the command line,
 and the memory of the server plus its worker processes while two runs train at once.
-Needs requirements-dev.txt plus psutil.
+Needs bench/requirements.txt.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -39,6 +41,23 @@ def free_port() -> int:
 def tree_rss_mb(process: psutil.Process) -> float:
     processes = [process, *process.children(recursive=True)]
     return sum(p.memory_info().rss for p in processes if p.is_running()) / 2**20
+
+
+def cli_steps_per_second(algo: str, out_dir: Path) -> float:
+    """The same run as the app's default form for ``algo`` (preset, seed 0, videos), on the command line."""
+    subprocess.run([sys.executable, "-m", "rlviz", "train", "--algo", algo, "--video", "--out", str(out_dir)],
+                   cwd=ROOT, check=True, stderr=subprocess.DEVNULL)
+    return json.loads((out_dir / "summary.json").read_text())["steps_per_second"]
+
+
+def app_steps_per_second(runs_dir: Path, algo: str) -> float:
+    """Steps/s of the app's run of ``algo``, once it has finished (its page keeps polling it meanwhile)."""
+    while True:
+        for summary in runs_dir.glob("*/summary.json"):
+            data = json.loads(summary.read_text())
+            if data["algo"] == algo:
+                return data["steps_per_second"]
+        time.sleep(1)
 
 
 def main() -> None:
@@ -79,8 +98,15 @@ def main() -> None:
                 time.sleep(0.02)
             print(f"curve redraws while training: {changes / 5:.1f} per second")
 
-            # Two sessions start long runs (DQN, TD actor-critic): both workers busy.
-            for algorithm in ("DQN (soft target)", "TD Actor-Critic"):
+            # The live view's cost: the run above (the default a2c preset, watched live until it ends)
+            # against the same run on the command line, one after the other.
+            app = app_steps_per_second(Path(runs_dir), "a2c")
+            cli = cli_steps_per_second("a2c", Path(tempfile.mkdtemp(prefix="rlviz-cli-")) / "a2c")
+            print(f"a2c CartPole-v1 preset, steps/s: app with the live curve {app:,.0f}, command line {cli:,.0f} "
+                  f"(app = {app / cli:.0%} of the command line)")
+
+            # Two sessions start long runs (N-step and TD actor-critic): both workers busy.
+            for algorithm in ("N-step Actor-Critic", "TD Actor-Critic"):
                 session = browser.new_page(viewport={"width": 1400, "height": 1600})
                 session.goto(f"{url}/train")
                 session.get_by_role("combobox", name="Algorithm").click()
