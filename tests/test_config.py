@@ -27,7 +27,8 @@ def test_every_field_documents_help_and_range(config_class):
 
 def test_presets_follow_the_tutorials():
     dqn = make_config("dqn", "LunarLander-v3")
-    assert (dqn.hidden_sizes, dqn.tau, dqn.train_freq, dqn.buffer_size) == ((64, 64), 1e-3, 4, 100_000)
+    # The tutorial's network, soft target and buffer; its update schedule is sped up (see rlviz/config.py).
+    assert (dqn.hidden_sizes, dqn.tau, dqn.buffer_size) == ((64, 64), 1e-3, 100_000)
     td_ac = make_config("td-ac")
     assert td_ac.shared_network and td_ac.n_steps == 10 and td_ac.gae_lambda == 0.0
     one_step = make_config("a2c-1step")
