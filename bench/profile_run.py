@@ -19,9 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rlviz.__main__ import config_from_args  # noqa: E402
-from rlviz.config import ALGOS  # noqa: E402
-from rlviz.envs import ENVS  # noqa: E402
+from rlviz.__main__ import add_config_arguments, config_from_args  # noqa: E402
 from rlviz.trainer import Finished, train  # noqa: E402
 
 
@@ -31,14 +29,11 @@ def steps_per_second(config) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--algo", required=True, choices=list(ALGOS))
-    parser.add_argument("--env", default="CartPole-v1", choices=list(ENVS))
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--total-steps", type=int, default=30_000)
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    add_config_arguments(parser)
     parser.add_argument("--top", type=int, default=20, help="functions to list")
+    parser.set_defaults(total_steps=30_000)
     args = parser.parse_args()
-    config = config_from_args(argparse.Namespace(**vars(args), stop_when_solved=False)).replace(eval_episodes=0)
+    config = config_from_args(args).replace(eval_episodes=0)
 
     print(f"unprofiled: {steps_per_second(config):,.0f} steps/s")
     profiler = cProfile.Profile()

@@ -202,6 +202,7 @@ with_numbers(row_label, [
     rf"{term(numbers.next_value)} = {num(numbers.td_target)}",
     rf"\delta_{{{row}}} = {num(numbers.td_target)} - {term(numbers.value)} = {num(numbers.td_error)}",
 ])
+source(returns.td_targets, "rlviz.returns.td_targets")
 source(returns.td_errors, "rlviz.returns.td_errors")
 
 # 3 ------------------------------------------------------------------------------------------------

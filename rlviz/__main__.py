@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections import deque
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -21,17 +20,22 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"rlviz: error: {message}\n")
 
 
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that choose a config; ``config_from_args`` reads them (the bench scripts share them)."""
+    parser.add_argument("--algo", required=True, choices=list(ALGOS))
+    parser.add_argument("--env", default="CartPole-v1", choices=list(ENVS))
+    parser.add_argument("--seed", type=int, default=None, help="default 0")
+    parser.add_argument("--total-steps", type=int, default=None, help="env steps (default: the preset's)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a hyperparameter (SB3 names), e.g. --set gamma=0.98; repeatable")
+    parser.add_argument("--stop-when-solved", action="store_true", help="stop once the last-100 mean reaches the threshold")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="python -m rlviz", description="Train deep RL agents and write their runs.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     train = commands.add_parser("train", help="train one agent and write its run directory")
-    train.add_argument("--algo", required=True, choices=list(ALGOS))
-    train.add_argument("--env", default="CartPole-v1", choices=list(ENVS))
-    train.add_argument("--seed", type=int, default=None, help="default 0")
-    train.add_argument("--total-steps", type=int, default=None, help="env steps (default: the preset's)")
-    train.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                       help="override a hyperparameter (SB3 names), e.g. --set gamma=0.98; repeatable")
-    train.add_argument("--stop-when-solved", action="store_true", help="stop once the last-100 mean reaches the threshold")
+    add_config_arguments(train)
     train.add_argument("--video", action="store_true", help="record greedy episodes at 0, 25, 50 and 100%% of training")
     train.add_argument("--out", required=True, type=Path, help="run directory to write")
     return parser
@@ -64,11 +68,11 @@ class ProgressBar:
         self.start = time.perf_counter()
         self.last_draw = 0.0
         self.next_tenth = 0.1
-        self.recent: deque[float] = deque(maxlen=100)
+        self.recent_mean: float | None = None
 
-    def update(self, env_step: int, episode_return: float | None = None, final: bool = False) -> None:
-        if episode_return is not None:
-            self.recent.append(episode_return)
+    def update(self, env_step: int, recent_mean: float | None = None, final: bool = False) -> None:
+        if recent_mean is not None:
+            self.recent_mean = recent_mean
         now = time.perf_counter()
         fraction = min(1.0, env_step / self.total)
         if self.interactive:
@@ -81,7 +85,7 @@ class ProgressBar:
         elapsed = now - self.start
         rate = env_step / elapsed if elapsed > 0 else 0.0
         eta = max(0.0, self.total - env_step) / rate if rate > 0 else 0.0
-        mean = f"{sum(self.recent) / len(self.recent):8.1f}" if self.recent else "       -"
+        mean = f"{self.recent_mean:8.1f}" if self.recent_mean is not None else "       -"
         bar = "#" * int(fraction * 24)
         line = (f"[{bar:<24}] {fraction:4.0%} {env_step:>9,}/{self.total:,} steps  {rate:7,.0f} steps/s  "
                 f"last-100 mean {mean}  ETA {eta:5.0f}s")
@@ -103,7 +107,7 @@ def run_train(args: argparse.Namespace) -> int:
     video_dir = out / "videos" if args.video else None
     for event in write_run(config, out, train(config, video_dir=video_dir)):
         if isinstance(event, EpisodeEnded):
-            progress.update(event.env_step, event.episode_return)
+            progress.update(event.env_step, event.recent_mean)
         elif isinstance(event, Updated):
             progress.update(event.env_step)
         elif isinstance(event, Finished):

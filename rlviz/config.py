@@ -151,6 +151,8 @@ class AlgoInfo:
 
 _COMMON_SLIDERS = ("learning_rate", "lr_schedule", "gamma", "total_steps", "seed", "stop_when_solved")
 _AC_SLIDERS = ("ent_coef", "vf_coef", "max_grad_norm", "reward_scale")
+# The single-env actor-critics' step budgets (the issue's 400k on CartPole).
+_ONE_ENV_AC_BUDGETS = {"CartPole-v1": dict(total_steps=400_000), "LunarLander-v3": dict(total_steps=1_000_000)}
 
 ALGOS: dict[str, AlgoInfo] = {
     "dqn": AlgoInfo(
@@ -192,8 +194,8 @@ ALGOS: dict[str, AlgoInfo] = {
         summary="A shared trunk with a policy head and a value head, trained on one-step TD targets r + gamma V(s') every few steps.",
         sliders=_COMMON_SLIDERS + ("n_steps",) + _AC_SLIDERS,
         defaults=dict(hidden_sizes=(256,), shared_network=True, learning_rate=2e-4, gamma=0.98, n_steps=10, gae_lambda=0.0,
-                      n_envs=1, reward_scale=0.01, loss="huber", vf_coef=1.0, ent_coef=0.0, max_grad_norm=10.0),
-        env_defaults={"CartPole-v1": dict(total_steps=400_000), "LunarLander-v3": dict(total_steps=1_000_000)},
+                      reward_scale=0.01, loss="huber", vf_coef=1.0, ent_coef=0.0, max_grad_norm=10.0),
+        env_defaults=_ONE_ENV_AC_BUDGETS,
         key_equations=(r"\delta_t = r_t + \gamma\,(1 - \mathrm{terminated}_t)\,V(s_{t+1}) - V(s_t)",
                        r"L = -\delta_t \log \pi(a_t \mid s_t) + \mathrm{Huber}(\delta_t)"),
         pseudocode=(
@@ -212,8 +214,8 @@ ALGOS: dict[str, AlgoInfo] = {
         # The tutorial's lr 1e-3 collapsed to a last-100 mean of 9 here (as its own log did, 175 -> 9): one sample
         # per update needs a small step. Rewards / 100 keep the critic's targets near 1.
         defaults=dict(hidden_sizes=(128, 64), shared_network=False, learning_rate=1e-4, gamma=0.99, n_steps=1, gae_lambda=1.0,
-                      n_envs=1, ent_coef=0.0, vf_coef=1.0, max_grad_norm=10.0, reward_scale=0.01),
-        env_defaults={"CartPole-v1": dict(total_steps=400_000), "LunarLander-v3": dict(total_steps=1_000_000)},
+                      ent_coef=0.0, vf_coef=1.0, max_grad_norm=10.0, reward_scale=0.01),
+        env_defaults=_ONE_ENV_AC_BUDGETS,
         key_equations=(r"A(s_t, a_t) \approx r_t + \gamma\,(1 - \mathrm{terminated}_t)\,V(s_{t+1}) - V(s_t)",
                        r"\nabla J = A\,\nabla \log \pi(a_t \mid s_t)"),
         pseudocode=(
@@ -233,8 +235,8 @@ ALGOS: dict[str, AlgoInfo] = {
         # The tutorial's lr 5e-4 with clip 0.5 never solved CartPole here (last-100 mean ~100 at 400k steps):
         # one env gives 8 correlated samples per update, so a smaller step, rewards / 100 and no entropy bonus.
         defaults=dict(hidden_sizes=(256, 256), shared_network=False, learning_rate=1e-4, gamma=0.99, n_steps=8, gae_lambda=1.0,
-                      n_envs=1, ent_coef=0.0, vf_coef=1.0, max_grad_norm=10.0, reward_scale=0.01),
-        env_defaults={"CartPole-v1": dict(total_steps=400_000), "LunarLander-v3": dict(total_steps=1_000_000)},
+                      ent_coef=0.0, vf_coef=1.0, max_grad_norm=10.0, reward_scale=0.01),
+        env_defaults=_ONE_ENV_AC_BUDGETS,
         key_equations=(r"G_t^{(n)} = \sum_{k=0}^{n-1} \gamma^k r_{t+k} + \gamma^n V(s_{t+n})",
                        r"A_t = G_t^{(n)} - V(s_t)"),
         pseudocode=(

@@ -14,11 +14,14 @@ import gymnasium as gym
 from gymnasium.vector import AutoresetMode, VectorEnv
 
 
+SOLVE_WINDOW = 100  # "solved" is judged on the mean return of this many latest training episodes
+
+
 @dataclass(frozen=True)
 class EnvInfo:
     env_id: str
     display_name: str
-    solve_threshold: float  # mean return of the last 100 training episodes that counts as solved
+    solve_threshold: float  # mean return of the last SOLVE_WINDOW training episodes that counts as solved
     max_episode_steps: int
     description: str
 

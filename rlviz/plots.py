@@ -9,8 +9,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from rlviz.envs import SOLVE_WINDOW
+
 MAX_MARKERS = 4_000  # beyond this many episodes the dots are thinned; the moving average uses all
-SOLVE_WINDOW = 100
 
 METRIC_LABELS = {
     "td_loss": "TD loss",

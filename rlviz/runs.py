@@ -23,7 +23,6 @@ import shutil
 import threading
 import time
 import zipfile
-from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,14 +180,12 @@ def execute_run(config_data: dict[str, Any], run_dir_name: str) -> str:
         _write_status(run_dir, state="stopped", **progress)
         return "stopped"
     _write_status(run_dir, state="running", **progress)
-    recent: deque[float] = deque(maxlen=100)
     last_write = 0.0
     try:
         events = train(config, stop_requested=stop_file.exists, video_dir=run_dir / "videos")
         for event in write_run(config, run_dir, events):
             if isinstance(event, EpisodeEnded):
-                recent.append(event.episode_return)
-                progress.update(env_steps=event.env_step, episodes=event.episode, last_100_mean=sum(recent) / len(recent),
+                progress.update(env_steps=event.env_step, episodes=event.episode, last_100_mean=event.recent_mean,
                                 steps_per_second=event.env_step / max(event.wall_seconds, 1e-9))
             elif isinstance(event, Finished):
                 progress.update(env_steps=event.env_steps, steps_per_second=event.steps_per_second)

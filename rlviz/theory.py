@@ -23,7 +23,7 @@ import torch
 from rlviz.agents import Agent, load_agent
 from rlviz.config import Config, config_from_dict, make_config
 from rlviz.envs import env_info, make_env
-from rlviz.returns import gae, n_step_targets, td_errors
+from rlviz.returns import gae, n_step_targets, td_errors, td_targets
 from rlviz.trainer import Finished, train
 
 END_OF_TRAINING = 2**31  # env_step passed to Agent.act: DQN explores with its final epsilon
@@ -376,7 +376,7 @@ class RowNumbers(NamedTuple):
     next_value: float  # V(s_{t+1})
     terminated: bool
     truncated: bool
-    td_target: float  # r_t + gamma (1 - terminated_t) V(s_{t+1}) = n_step_targets(n=1)[t]
+    td_target: float  # td_targets(...)[t] = r_t + gamma (1 - terminated_t) V(s_{t+1}) = n_step_targets(n=1)[t]
     td_error: float  # td_errors(...)[t]
     segment_return: float  # G_t: n_step_targets with n = T (to the episode's or the segment's end)
     next_return: float  # what follows r_t in G_t = r_t + gamma * next_return (0 after a termination)
@@ -390,7 +390,7 @@ def row_numbers(trajectory: Trajectory, gamma: float, n_steps: int, lam: float, 
     rewards, values, next_values, terminated, truncated = trajectory
     horizon = trajectory.length
     returns = n_step_targets(rewards, next_values, terminated, truncated, gamma, horizon)
-    td_targets = n_step_targets(rewards, next_values, terminated, truncated, gamma, 1)
+    one_step_targets = td_targets(rewards, next_values, terminated, gamma)
     deltas = td_errors(rewards, values, next_values, terminated, gamma)
     advantages = gae(rewards, values, next_values, terminated, truncated, gamma, lam)
     targets = n_step_targets(rewards, next_values, terminated, truncated, gamma, n_steps)
@@ -403,7 +403,7 @@ def row_numbers(trajectory: Trajectory, gamma: float, n_steps: int, lam: float, 
         next_return = float(returns[t + 1])
     return RowNumbers(
         float(rewards[t]), float(values[t]), float(next_values[t]), bool(terminated[t]), bool(truncated[t]),
-        float(td_targets[t]), float(deltas[t]), float(returns[t]), next_return, float(targets[t]),
+        float(one_step_targets[t]), float(deltas[t]), float(returns[t]), next_return, float(targets[t]),
         float(advantages[t]), 0.0 if ends_here else float(advantages[t + 1]),
     )
 

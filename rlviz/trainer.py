@@ -19,10 +19,9 @@ import torch
 from rlviz.agents import Agent, load_agent, make_agent
 from rlviz.buffers import Transition
 from rlviz.config import Config
-from rlviz.envs import env_info, make_env, make_vector_env
+from rlviz.envs import SOLVE_WINDOW, env_info, make_env, make_vector_env
 from rlviz.video import record_episode
 
-SOLVE_WINDOW = 100  # "solved" is judged on the mean of this many latest training episodes
 VIDEO_FRACTIONS = (0.0, 0.25, 0.5, 1.0)  # of total_steps; the last is recorded after training
 
 
@@ -36,6 +35,7 @@ class EpisodeEnded:
     terminated: bool
     truncated: bool
     wall_seconds: float
+    recent_mean: float  # mean return of the latest SOLVE_WINDOW episodes, this one included
 
 
 @dataclass(frozen=True)
@@ -156,9 +156,10 @@ def train(
         for i in np.flatnonzero(ended):
             episodes += 1
             recent_returns.append(float(episode_returns[i]))
+            recent_mean = float(np.mean(recent_returns))
             yield EpisodeEnded(env_step, episodes, float(episode_returns[i]), int(episode_lengths[i]),
-                               bool(terminated[i]), bool(truncated[i]), time.perf_counter() - start)
-            if solved_at_step is None and len(recent_returns) == SOLVE_WINDOW and np.mean(recent_returns) >= info.solve_threshold:
+                               bool(terminated[i]), bool(truncated[i]), time.perf_counter() - start, recent_mean)
+            if solved_at_step is None and len(recent_returns) == SOLVE_WINDOW and recent_mean >= info.solve_threshold:
                 solved_at_step = env_step
         episode_returns[ended] = 0.0
         episode_lengths[ended] = 0

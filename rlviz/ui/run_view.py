@@ -61,16 +61,15 @@ def run_panel(run_id: str, cached: bool = False) -> None:
     if status.done:
         _finished_view(run_id, config, status, cached)
     else:
-        _live_view(run_id)
+        _live_view(run_id, config)
 
 
 @st.fragment(run_every=POLL_SECONDS)
-def _live_view(run_id: str) -> None:
+def _live_view(run_id: str, config: Config) -> None:
     store = get_store()
     status = store.status(run_id)
     if status.done:
         st.rerun()  # the whole page redraws once, as the finished view, and polling stops
-    config = store.config(run_id)
     _progress(status, store.counts())
     data = run_events(run_id, store.run_dir(run_id))
     _curve(data, config, run_id)
@@ -131,7 +130,7 @@ def _finished_view(run_id: str, config: Config, status: RunStatus, cached: bool)
         final_mean = finished["final_mean_return"]
         tiles[1].metric("Mean of last 100 episodes", f"{final_mean:.1f}" if final_mean is not None else "-")
         eval_mean = finished["eval_mean_return"]
-        tiles[2].metric("Greedy evaluation (10 episodes)", f"{eval_mean:.1f}" if eval_mean is not None else "-")
+        tiles[2].metric(f"Greedy evaluation ({config.eval_episodes} episodes)", f"{eval_mean:.1f}" if eval_mean is not None else "-")
         tiles[3].metric("Episodes", f"{finished['episodes']:,}")
     _curve(data, config, run_id)
     _videos(data)
