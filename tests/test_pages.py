@@ -71,11 +71,17 @@ def test_a_tiny_run_trains_and_shows_its_curve_and_videos_then_comes_back_cached
     assert app.select_slider(key="hp:a2c:CartPole-v1:n_envs").value == 4
     _press(app, "Train")
     _wait_until(app, lambda a: len(a.get("video")) == 4)
-    assert len(app.get("plotly_chart")) >= 1
+    assert len(app.get("plotly_chart")) == 1, "only the reward curve: the diagnostics panel is closed"
     assert any("Solved at step" == m.label for m in app.metric)
     assert [c.value for c in app.caption if c.value.startswith("step 0 (0%)")], "the first video is labelled"
     run_dirs = list(runs_dir.iterdir())
     assert len(run_dirs) == 1 and (run_dirs[0] / "summary.json").exists()
+
+    # Opening the diagnostics panel builds its charts and the latest value of each metric.
+    app.session_state[f"diagnostics:{run_dirs[0].name}"] = True
+    app.run()
+    assert len(app.get("plotly_chart")) == 2
+    assert {"Actor loss", "Policy entropy", "Gradient norm"} <= {m.label for m in app.metric}
 
     # The same settings again: served from disk at once, and marked so.
     started = time.monotonic()

@@ -97,7 +97,12 @@ def _curve(data: RunEvents, config: Config, run_id: str) -> None:
 
 def _diagnostics(data: RunEvents, config: Config, run_id: str) -> None:
     metrics = DQN_METRICS if config.algo == "dqn" else AC_METRICS
-    with st.expander("Diagnostics: losses, entropy, TD error, gradient norm", expanded=False):
+    # on_change="rerun" makes the expander report whether it is open: its charts are built and sent
+    # only then, not on every poll of a live run nobody is looking at.
+    panel = st.expander("Diagnostics: losses, entropy, TD error, gradient norm", key=f"diagnostics:{run_id}", on_change="rerun")
+    if not panel.open:
+        return
+    with panel:
         if not data.updates:
             st.caption("No update yet: the learner has not started (DQN waits for learning_starts steps).")
             return
