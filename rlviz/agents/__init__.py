@@ -48,4 +48,4 @@ def make_agent(config: Config, obs_dim: int, n_actions: int, rng: np.random.Gene
     if isinstance(config, DQNConfig):
         return DQNAgent(config, obs_dim, n_actions, rng)
     assert isinstance(config, ActorCriticConfig)
-    return ActorCriticAgent(config, obs_dim, n_actions)
+    return ActorCriticAgent(config, obs_dim, n_actions, rng)

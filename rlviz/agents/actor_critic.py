@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rlviz.agents.optim import set_learning_rate
+from rlviz.agents.optim import clip_grad_norm, set_learning_rate
 from rlviz.buffers import Rollout, RolloutBuffer, Transition
 from rlviz.config import ActorCriticConfig
 from rlviz.networks import ActorCriticNetwork
@@ -27,9 +27,11 @@ from rlviz.returns import gae, td_errors
 
 
 class ActorCriticAgent:
-    def __init__(self, config: ActorCriticConfig, obs_dim: int, n_actions: int) -> None:
+    def __init__(self, config: ActorCriticConfig, obs_dim: int, n_actions: int, rng: np.random.Generator) -> None:
         self.config = config
+        self.rng = rng
         self.network = ActorCriticNetwork(obs_dim, n_actions, config.hidden_sizes, config.activation, config.shared_network)
+        self.policy_logits = self.network.numpy_logits()  # acting: one small forward pass per env step
         self.parameters = list(self.network.parameters())
         # fused: one kernel updates every tensor (PyTorch only defaults to it on GPUs).
         self.optimizer = torch.optim.Adam(self.parameters, lr=config.learning_rate, fused=True)
@@ -38,13 +40,15 @@ class ActorCriticAgent:
     # --- act ---------------------------------------------------------------------------------
     def act(self, obs: np.ndarray, env_step: int) -> np.ndarray:
         # No graph here: log-probs are recomputed with their graph in learn(), batched over the rollout.
-        with torch.inference_mode():
-            probs = torch.softmax(self.network.logits(torch.as_tensor(obs, dtype=torch.float32)), dim=1)
-            return torch.multinomial(probs, 1).squeeze(1).numpy()
+        logits = self.policy_logits(obs)
+        # a ~ softmax(logits) by inverting the CDF: the first action whose cumulative weight passes a
+        # uniform draw. Unnormalised weights exp(logit - max) scaled by their total give the same draw.
+        cumulative = np.exp(logits - logits.max(axis=1, keepdims=True)).cumsum(axis=1)
+        draws = self.rng.random((len(obs), 1)) * cumulative[:, -1:]
+        return (cumulative < draws).sum(axis=1)
 
     def greedy_action(self, obs: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return self.network.logits(torch.as_tensor(obs, dtype=torch.float32)).argmax(dim=1).numpy()
+        return self.policy_logits(obs).argmax(axis=1)
 
     # --- store, then learn once the rollout is full --------------------------------------------
     def observe(self, step: Transition, env_step: int) -> list[dict[str, float]]:
@@ -92,7 +96,7 @@ class ActorCriticAgent:
 
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.parameters, config.max_grad_norm)
+        grad_norm = clip_grad_norm(self.parameters, config.max_grad_norm)
         set_learning_rate(self.optimizer, config.learning_rate_at(env_step))
         self.optimizer.step()
         return {
@@ -101,7 +105,7 @@ class ActorCriticAgent:
             "entropy": mean_entropy.item(),
             "mean_abs_td_error": (weights * deltas.abs()).sum().item(),
             "value_mean": (weights * detached_values).sum().item(),
-            "grad_norm": grad_norm.item(),
+            "grad_norm": grad_norm,
         }
 
     def state_values(self, obs: np.ndarray) -> np.ndarray:

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rlviz.agents.optim import set_learning_rate
+from rlviz.agents.optim import clip_grad_norm, set_learning_rate
 from rlviz.buffers import ReplayBuffer, Transition
 from rlviz.config import DQNConfig
-from rlviz.networks import mlp
+from rlviz.networks import NumpyForward, mlp
 from rlviz.returns import td_targets
 
 
@@ -34,6 +34,7 @@ class DQNAgent:
         self.target_network = copy.deepcopy(self.q_network).requires_grad_(False)
         self.parameters = list(self.q_network.parameters())
         self.target_parameters = list(self.target_network.parameters())
+        self.q_values = NumpyForward(self.q_network)  # acting: one small forward pass per env step
         # fused: one kernel updates every tensor (PyTorch only defaults to it on GPUs).
         self.optimizer = torch.optim.Adam(self.parameters, lr=config.learning_rate, fused=True)
         self.buffer = ReplayBuffer(config.buffer_size, obs_dim, rng)
@@ -60,9 +61,7 @@ class DQNAgent:
         return np.where(explore, random_actions, self.greedy_action(obs))
 
     def greedy_action(self, obs: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            q_values = self.q_network(torch.as_tensor(obs, dtype=torch.float32))
-        return q_values.argmax(dim=1).numpy()
+        return self.q_values(obs).argmax(axis=1)
 
     # --- store, then learn and sync when due ----------------------------------------------------
     def observe(self, step: Transition, env_step: int) -> list[dict[str, float]]:
@@ -93,14 +92,14 @@ class DQNAgent:
             loss = F.mse_loss(q_taken, td_target)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.parameters, config.max_grad_norm)
+        grad_norm = clip_grad_norm(self.parameters, config.max_grad_norm)
         set_learning_rate(self.optimizer, config.learning_rate_at(env_step))
         self.optimizer.step()
         return {
             "td_loss": loss.item(),
             "mean_abs_td_error": td_error.abs().mean().item(),
             "q_mean": q_taken.mean().item(),
-            "grad_norm": grad_norm.item(),
+            "grad_norm": grad_norm,
             "epsilon": self.epsilon,
         }
 
