@@ -42,7 +42,9 @@ def reward_curve(episodes: pd.DataFrame, solve_threshold: float | None, title: s
         kept = sorted({*range(0, len(episodes), stride), len(episodes) - 1})
         shown = episodes.iloc[kept]
         moving_average = moving_average.iloc[kept]
-        figure.add_trace(go.Scattergl(
+        # SVG, not WebGL: at this many dots SVG draws fast, and WebGL without a GPU (software
+        # rendering) took a whole core of the browser while the live curve was redrawn.
+        figure.add_trace(go.Scatter(
             x=shown["env_step"], y=shown["episode_return"], mode="markers", name="episode return",
             marker=dict(size=4, color="rgba(37, 99, 235, 0.28)"),
             hovertemplate="step %{x:,}<br>return %{y:.1f}<extra></extra>",
