@@ -48,16 +48,16 @@ class ReplayBuffer:
         self.size = 0
 
     def add(self, step: Transition) -> None:
-        """Store the valid rows of one vector step."""
-        for i in np.flatnonzero(step.valid):
-            slot = self.position
-            self.obs[slot] = step.obs[i]
-            self.actions[slot] = step.actions[i]
-            self.rewards[slot] = step.rewards[i]
-            self.next_obs[slot] = step.next_obs[i]
-            self.terminated[slot] = step.terminated[i]
-            self.position = (slot + 1) % self.capacity
-            self.size = min(self.size + 1, self.capacity)
+        """Store the valid rows of one vector step, all at once."""
+        rows = np.flatnonzero(step.valid)
+        slots = (self.position + np.arange(len(rows))) % self.capacity
+        self.obs[slots] = step.obs[rows]
+        self.actions[slots] = step.actions[rows]
+        self.rewards[slots] = step.rewards[rows]
+        self.next_obs[slots] = step.next_obs[rows]
+        self.terminated[slots] = step.terminated[rows]
+        self.position = (self.position + len(rows)) % self.capacity
+        self.size = min(self.size + len(rows), self.capacity)
 
     def sample(self, batch_size: int) -> ReplayBatch:
         index = self.rng.integers(0, self.size, size=batch_size)
