@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ from rlviz.ui.store import get_store
 # The live view reruns this often: over once a second for the curve, and each redraw of the
 # chart costs the browser real CPU that a run on the same cores would otherwise get.
 POLL_SECONDS = 0.8
+# The first draw of a run waits at most this long for its first episodes, so a fresh run's curve
+# starts with points instead of one poll later.
+FIRST_POINTS_WAIT_SECONDS = 0.5
 DQN_METRICS = ("td_loss", "mean_abs_td_error", "q_mean", "epsilon", "grad_norm")
 AC_METRICS = ("actor_loss", "critic_loss", "entropy", "mean_abs_td_error", "value_mean", "grad_norm")
 
@@ -74,6 +78,13 @@ def _live_view(run_id: str, config: Config) -> None:
         st.rerun()  # the whole page redraws once, as the finished view, and polling stops
     _progress(status, store.counts())
     data = run_events(run_id, store.run_dir(run_id))
+    drawn = st.session_state.setdefault("live_runs_drawn", set())
+    if run_id not in drawn:
+        drawn.add(run_id)
+        deadline = time.monotonic() + FIRST_POINTS_WAIT_SECONDS
+        while not data.episodes and time.monotonic() < deadline:
+            time.sleep(0.02)
+            data = run_events(run_id, store.run_dir(run_id))
     _curve(data, config, run_id)
     _diagnostics(data, config, run_id)
 
