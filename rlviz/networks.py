@@ -101,12 +101,6 @@ class ActorCriticNetwork(nn.Module):
         """The policy's logits as a numpy forward pass (see NumpyForward)."""
         return NumpyForward([*self.trunk, self.policy_head] if self.shared else self.actor)
 
-    def logits(self, obs: torch.Tensor) -> torch.Tensor:
-        """(B, obs_dim) -> (B, n_actions)."""
-        if self.shared:
-            return self.policy_head(self.trunk(obs))
-        return self.actor(obs)
-
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         """(B, obs_dim) -> (B,). Squeezed: a (B, 1) value against (B,) targets would broadcast to (B, B)."""
         if self.shared:

@@ -12,7 +12,7 @@ from plotly.subplots import make_subplots
 from rlviz.envs import SOLVE_WINDOW
 
 # Beyond this many episodes both traces are thinned to every k-th episode (the moving average is
-# computed over all of them first): the live curve is redrawn twice a second, and a lighter
+# computed over all of them first): the live curve is redrawn about once a second, and a lighter
 # figure leaves more CPU to the run it shows.
 MAX_POINTS = 2_000
 

@@ -47,7 +47,7 @@ def test_actor_critic_acts_by_sampling_its_softmax_policy(algo):
         policy_out.weight.mul_(50.0)
     obs = np.random.default_rng(1).normal(size=(3, 4)).astype(np.float32)
     with torch.no_grad():
-        probs = torch.softmax(agent.network.logits(torch.from_numpy(obs)), dim=1).numpy()
+        probs = torch.softmax(agent.network(torch.from_numpy(obs))[0], dim=1).numpy()
     draws = np.stack([agent.act(obs, 0) for _ in range(20_000)])  # (20000, 3)
     frequencies = np.stack([(draws == action).mean(axis=0) for action in range(2)], axis=1)  # (3, 2)
     assert ((probs > 0.1) & (probs < 0.9)).any(), "some state must have a policy worth sampling"
