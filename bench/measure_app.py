@@ -3,7 +3,8 @@
     python bench/measure_app.py
 
 Prints: cold start to first page, click to first curve point, redraw rate of the live curve,
-the training speed of a run watched live in the app against the same run on the command line,
+the training speed of runs watched live in the app against the same runs on the command line
+(the short a2c CartPole preset and the long a2c LunarLander one),
 and the memory of the server plus its worker processes while two runs train at once.
 Needs bench/requirements.txt.
 """

@@ -77,14 +77,15 @@ def _live_view(run_id: str, config: Config) -> None:
     if status.done:
         st.rerun()  # the whole page redraws once, as the finished view, and polling stops
     _progress(status, store.counts())
-    data = run_events(run_id, store.run_dir(run_id))
+    run_dir = store.run_dir(run_id)
+    data = run_events(run_id, run_dir)
     drawn = st.session_state.setdefault("live_runs_drawn", set())
-    if run_id not in drawn:
+    if run_id not in drawn:  # a fresh run's first draw
         drawn.add(run_id)
         deadline = time.monotonic() + FIRST_POINTS_WAIT_SECONDS
         while not data.episodes and time.monotonic() < deadline:
             time.sleep(0.02)
-            data = run_events(run_id, store.run_dir(run_id))
+            data.refresh(run_dir)
     _curve(data, config, run_id)
     _diagnostics(data, config, run_id)
 
