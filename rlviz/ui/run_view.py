@@ -78,10 +78,9 @@ def _live_view(run_id: str, config: Config) -> None:
         st.rerun()  # the whole page redraws once, as the finished view, and polling stops
     _progress(status, store.counts())
     run_dir = store.run_dir(run_id)
+    first_draw = run_id not in st.session_state.get("run_events", {})  # run_events caches each run it reads
     data = run_events(run_id, run_dir)
-    drawn = st.session_state.setdefault("live_runs_drawn", set())
-    if run_id not in drawn:  # a fresh run's first draw
-        drawn.add(run_id)
+    if first_draw:
         deadline = time.monotonic() + FIRST_POINTS_WAIT_SECONDS
         while not data.episodes and time.monotonic() < deadline:
             time.sleep(0.02)
