@@ -4,6 +4,8 @@ import sys
 
 import numpy as np
 import pytest
+import torch
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from rlviz.config import ALGOS, make_config
 from rlviz.trainer import EpisodeEnded, Finished, Updated, train
@@ -58,6 +60,14 @@ def test_stop_request_ends_the_run_early():
     events = list(train(config, stop_requested=lambda: True))
     finished = events[-1]
     assert finished.stopped and finished.env_steps < 5_000
+
+
+def test_training_runs_numpy_and_torch_on_one_thread():
+    threadpool_limits(2, user_api="blas")  # as if numpy's BLAS had started with two threads
+    _run(make_config("a2c", total_steps=1_000, eval_episodes=0))
+    blas_threads = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas_threads and set(blas_threads) == {1}
+    assert torch.get_num_threads() == 1
 
 
 @pytest.mark.parametrize("algo", ["dqn", "a2c"])
