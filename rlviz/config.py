@@ -263,7 +263,8 @@ ALGOS: dict[str, AlgoInfo] = {
             # gamma 0.999 instead of 0.995: discounted hard, hovering until the time limit (fuel, about -0.3 a
             # step) looks better than risking a -100 crash, and the policy got stuck hovering. 16 envs instead
             # of 8: less noisy gradients. It solved 2 of 5 seeds within 1M steps, and 0 of 5 once acting drew from another
-            # random stream (bench/RESULTS.md): A2C is not reliable here yet.
+            # random stream (bench/RESULTS.md): A2C is not reliable here yet. Stable-Baselines3's A2C with the
+            # same settings solved 0 of 5 too, and none of the variants tried solved more than 2 of 5.
             "LunarLander-v3": dict(total_steps=1_000_000, shared_network=False, activation="tanh", n_envs=16,
                                    gamma=0.999, learning_rate=8.3e-4, ent_coef=1e-5),
         },
