@@ -104,7 +104,7 @@ def train(
     # Small networks run fastest on one thread, and one thread keeps results independent of the core count.
     # Acting runs in numpy, so its BLAS gets the same limit: on busy cores (parallel runs, a shared host)
     # its threads fight for them (a2c with 256-256 networks on a loaded 2-core machine: 985 steps/s
-    # with numpy's default threads, 1,873 with one).
+    # with numpy's default threads, 1,888 and 1,968 with one).
     torch.set_num_threads(1)
     threadpool_limits(1, user_api="blas")
     torch.manual_seed(config.seed)
