@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import psutil
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -44,20 +44,20 @@ def tree_rss_mb(process: psutil.Process) -> float:
     return sum(p.memory_info().rss for p in processes if p.is_running()) / 2**20
 
 
-def cli_steps_per_second(algo: str, env_id: str) -> float:
-    """The same run as the app's default form for ``algo`` on ``env_id`` (preset, seed 0, videos), on the command line."""
+def cli_steps_per_second(algo: str, env_id: str, seed: int = 0) -> float:
+    """The same run as the app's default form for ``algo`` on ``env_id`` (preset, videos), on the command line."""
     out_dir = Path(tempfile.mkdtemp(prefix="rlviz-cli-")) / algo
-    subprocess.run([sys.executable, "-m", "rlviz", "train", "--algo", algo, "--env", env_id, "--video", "--out", str(out_dir)],
-                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "rlviz", "train", "--algo", algo, "--env", env_id, "--seed", str(seed), "--video",
+                    "--out", str(out_dir)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return json.loads((out_dir / "summary.json").read_text())["steps_per_second"]
 
 
-def app_steps_per_second(runs_dir: Path, algo: str, env_id: str) -> float:
+def app_steps_per_second(runs_dir: Path, algo: str, env_id: str, seed: int = 0) -> float:
     """Steps/s of the app's run of ``algo`` on ``env_id``, once it has finished (its page keeps polling it meanwhile)."""
     while True:
         for summary in runs_dir.glob("*/summary.json"):
             data = json.loads(summary.read_text())
-            if (data["algo"], data["env_id"]) == (algo, env_id):
+            if (data["algo"], data["env_id"], data["seed"]) == (algo, env_id, seed):
                 return data["steps_per_second"]
         time.sleep(1)
 
@@ -67,6 +67,21 @@ def report_live_cost(runs_dir: Path, algo: str, env_id: str) -> None:
     cli = cli_steps_per_second(algo, env_id)
     print(f"{algo} {env_id} preset, steps/s: app with the live curve {app:,.0f}, command line {cli:,.0f} "
           f"(app = {app / cli:.0%} of the command line)", flush=True)
+
+
+def report_steady_live_cost(page: Page, runs_dir: Path, algo: str, env_id: str) -> None:
+    """The a2c LunarLander preset (1M steps) watched live against the command line, in the order app, CLI, CLI, app
+    (seeds 0, 0, 1, 1): this machine's speed drifts by 10-30% over minutes, and the mirrored order cancels a steady drift."""
+    app = [app_steps_per_second(runs_dir, algo, env_id, seed=0)]
+    cli = [cli_steps_per_second(algo, env_id, seed=0), cli_steps_per_second(algo, env_id, seed=1)]
+    seed_box = page.get_by_role("spinbutton", name="Seed")
+    seed_box.fill("1")
+    seed_box.press("Enter")
+    time.sleep(1)
+    page.get_by_role("button", name="Train", exact=True).click()
+    app.append(app_steps_per_second(runs_dir, algo, env_id, seed=1))
+    print(f"{algo} {env_id} preset, steps/s: app with the live curve {app[0]:,.0f} then {app[1]:,.0f}, "
+          f"command line {cli[0]:,.0f} then {cli[1]:,.0f} (app = {sum(app) / sum(cli):.0%} of the command line)", flush=True)
 
 
 def main() -> None:
@@ -108,13 +123,13 @@ def main() -> None:
             print(f"curve redraws while training: {changes / 5:.1f} per second")
 
             # The live view's cost: a run watched live until it ends, against the same run on the command
-            # line, one after the other. The default a2c preset lasts a few seconds, so the click's own
-            # rerun weighs on it; the a2c LunarLander preset (1M steps) shows the steady polling cost.
+            # line. The default a2c preset lasts a few seconds, so the click's own rerun weighs on it; the
+            # a2c LunarLander preset (1M steps) shows the steady polling cost.
             report_live_cost(Path(runs_dir), "a2c", "CartPole-v1")
             page.get_by_role("combobox", name="Environment").click()
             page.get_by_role("option", name="LunarLander-v3").click()
             page.get_by_role("button", name="Train", exact=True).click()
-            report_live_cost(Path(runs_dir), "a2c", "LunarLander-v3")
+            report_steady_live_cost(page, Path(runs_dir), "a2c", "LunarLander-v3")
 
             # Two sessions start long runs (N-step and TD actor-critic): both workers busy.
             for algorithm in ("N-step Actor-Critic", "TD Actor-Critic"):

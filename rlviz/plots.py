@@ -12,8 +12,7 @@ from plotly.subplots import make_subplots
 from rlviz.envs import SOLVE_WINDOW
 
 # Beyond this many episodes both traces are thinned to every k-th episode (the moving average is
-# computed over all of them first): the live curve is redrawn about once a second, and a lighter
-# figure leaves more CPU to the run it shows.
+# computed over all of them first), so a long run's figure stays light to send and to draw.
 MAX_POINTS = 2_000
 
 METRIC_LABELS = {
@@ -29,15 +28,17 @@ METRIC_LABELS = {
 }
 
 
-def reward_curve(episodes: pd.DataFrame, solve_threshold: float | None, title: str = "") -> go.Figure:
+def reward_curve(episodes: pd.DataFrame, solve_threshold: float | None, title: str = "",
+                 max_points: int = MAX_POINTS) -> go.Figure:
     """Episode returns (dots) and their 100-episode moving average against env steps.
 
-    ``episodes`` has columns env_step and episode_return, one row per finished episode.
+    ``episodes`` has columns env_step and episode_return, one row per finished episode; beyond
+    ``max_points`` episodes both traces show every k-th one.
     """
     figure = go.Figure()
     if len(episodes):
         moving_average = episodes["episode_return"].rolling(SOLVE_WINDOW, min_periods=1).mean()
-        stride = max(1, math.ceil(len(episodes) / MAX_POINTS))
+        stride = max(1, math.ceil(len(episodes) / max_points))
         # Every stride-th episode from the first (so kept dots stay put as the run grows), plus the newest.
         kept = sorted({*range(0, len(episodes), stride), len(episodes) - 1})
         shown = episodes.iloc[kept]

@@ -3,21 +3,25 @@
 import numpy as np
 import pandas as pd
 
+import pytest
+
 from rlviz.plots import MAX_POINTS, reward_curve
+from rlviz.ui.run_view import LIVE_MAX_POINTS
 
 
-def test_a_long_run_is_thinned_but_keeps_the_newest_episode_and_an_exact_moving_average():
+@pytest.mark.parametrize("max_points", [MAX_POINTS, LIVE_MAX_POINTS])
+def test_a_long_run_is_thinned_but_keeps_the_newest_episode_and_an_exact_moving_average(max_points):
     returns = np.random.default_rng(0).normal(100.0, 30.0, size=10_001)
     episodes = pd.DataFrame({"env_step": np.arange(1, len(returns) + 1) * 50, "episode_return": returns})
-    dots, mean_line = reward_curve(episodes, solve_threshold=475.0).data
-    assert len(dots.x) <= MAX_POINTS + 1 and len(mean_line.x) == len(dots.x)
+    dots, mean_line = reward_curve(episodes, solve_threshold=475.0, max_points=max_points).data
+    assert max_points / 2 < len(dots.x) <= max_points + 1 and len(mean_line.x) == len(dots.x)
     assert dots.x[0] == 50 and dots.x[-1] == episodes["env_step"].iloc[-1]
     # The moving average is taken over every episode before thinning: its last point is the true last-100 mean.
     assert np.isclose(mean_line.y[-1], returns[-100:].mean())
     # Kept dots stay put as the run grows: all but the newest are shown again one episode later.
     grown = pd.concat([episodes, pd.DataFrame({"env_step": [10**7], "episode_return": [0.0]})], ignore_index=True)
     kept_before = list(dots.x[:-1])
-    assert list(reward_curve(grown, None).data[0].x[:len(kept_before)]) == kept_before
+    assert list(reward_curve(grown, None, max_points=max_points).data[0].x[:len(kept_before)]) == kept_before
 
 
 def test_a_short_run_shows_every_episode():
