@@ -20,8 +20,8 @@ from rlviz.ui.store import get_store
 # chart costs the browser real CPU that a run on the same cores would otherwise get.
 POLL_SECONDS = 0.8
 # The live curve shows at most this many dots; the finished run's curve shows up to plots.MAX_POINTS.
-# Without a GPU the browser draws in software, and with 2,000 dots redrawn on every poll chromium
-# took 55-66% of a core beside an a2c LunarLander run; with 500, 37%.
+# Without a GPU the browser paints the SVG dots in software on every poll: beside a live a2c
+# LunarLander run chromium took 41-66% of a core with up to 2,000 dots, 37% with 500 (bench/RESULTS.md).
 LIVE_MAX_POINTS = 500
 # The first draw of a run waits at most this long for its first episodes, so a fresh run's curve
 # starts with points instead of one poll later.
