@@ -28,6 +28,11 @@ METRIC_LABELS = {
 }
 
 
+def thinning_stride(n_episodes: int, max_points: int = MAX_POINTS) -> int:
+    """The reward curve shows every k-th of ``n_episodes`` episodes; this is k."""
+    return max(1, math.ceil(n_episodes / max_points))
+
+
 def reward_curve(episodes: pd.DataFrame, solve_threshold: float | None, title: str = "",
                  max_points: int = MAX_POINTS) -> go.Figure:
     """Episode returns (dots) and their 100-episode moving average against env steps.
@@ -38,7 +43,7 @@ def reward_curve(episodes: pd.DataFrame, solve_threshold: float | None, title: s
     figure = go.Figure()
     if len(episodes):
         moving_average = episodes["episode_return"].rolling(SOLVE_WINDOW, min_periods=1).mean()
-        stride = max(1, math.ceil(len(episodes) / max_points))
+        stride = thinning_stride(len(episodes), max_points)
         # Every stride-th episode from the first (so kept dots stay put as the run grows), plus the newest.
         kept = sorted({*range(0, len(episodes), stride), len(episodes) - 1})
         shown = episodes.iloc[kept]

@@ -114,3 +114,26 @@ def _wait_until_done(store, run_id, seconds=90):
         assert time.monotonic() < deadline, "the run did not finish in time"
         time.sleep(0.2)
     assert store.status(run_id).state == "finished"
+
+
+def _live_curve_of_a_long_run():
+    from rlviz.config import make_config
+    from rlviz.ui.run_view import LIVE_MAX_POINTS, RunEvents, _curve
+
+    episodes = [{"env_step": 50 * i, "episode_return": float(i % 7)} for i in range(1, 1_201)]
+    _curve(RunEvents(episodes=episodes), make_config("a2c", "CartPole-v1"), "run", max_points=LIVE_MAX_POINTS)
+
+
+def test_a_long_live_curve_draws_every_kth_dot_and_says_so():
+    import base64
+    import json
+
+    import numpy as np
+
+    app = AppTest.from_function(_live_curve_of_a_long_run).run()
+    assert not app.exception, app.exception
+    x = json.loads(app.get("plotly_chart")[0].proto.spec)["data"][0]["x"]  # Plotly sends arrays as typed binary
+    steps = np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"])
+    assert list(steps[:3]) == [50, 200, 350] and len(steps) == 401  # episodes 1, 4, 7, ..., 1,198 and the newest
+    assert [c.value for c in app.caption] == [
+        "1,200 episodes: the dots show every 3rd one, to keep the chart quick to draw; the mean line averages all of them."]

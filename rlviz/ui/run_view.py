@@ -12,7 +12,7 @@ import streamlit as st
 
 from rlviz.config import Config
 from rlviz.envs import env_info
-from rlviz.plots import MAX_POINTS, METRIC_LABELS, diagnostics_figure, reward_curve
+from rlviz.plots import MAX_POINTS, METRIC_LABELS, diagnostics_figure, reward_curve, thinning_stride
 from rlviz.runs import RunStatus, bundle_zip, read_events
 from rlviz.ui.store import get_store
 
@@ -108,8 +108,17 @@ def _curve(data: RunEvents, config: Config, run_id: str, max_points: int = MAX_P
     episodes = pd.DataFrame(data.episodes, columns=["env_step", "episode_return"])
     threshold = env_info(config.env_id).solve_threshold
     st.plotly_chart(reward_curve(episodes, threshold, max_points=max_points), width="stretch", key=f"curve:{run_id}")
+    stride = thinning_stride(len(episodes), max_points)
     if not data.episodes:
         st.caption("The curve gains a point each time an episode ends.")
+    elif stride > 1:
+        st.caption(f"{len(episodes):,} episodes: the dots show every {_ordinal(stride)} one, to keep the chart quick to draw; "
+                   f"the mean line averages all of them.")
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _diagnostics(data: RunEvents, config: Config, run_id: str) -> None:
