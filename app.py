@@ -7,8 +7,8 @@ import streamlit as st
 from rlviz.ui.store import get_store
 
 st.set_page_config(page_title="rlviz: deep RL you can watch", page_icon=":material/neurology:", layout="wide")
-# Start and warm the training workers (once per server) while the student reads. Spawned workers
-# re-run this file as they start; only the server may start workers.
+# Start and warm the training workers (once per server) while the student reads. The store starts
+# them without this file (rlviz.runs hides it); the guard keeps a worker from ever starting workers.
 if multiprocessing.current_process().name == "MainProcess":
     get_store()
 

@@ -14,14 +14,17 @@ Layout of a run directory:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import multiprocessing
 import os
 import shutil
+import sys
 import threading
 import time
+import types
 import zipfile
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -202,6 +205,20 @@ def execute_run(config_data: dict[str, Any], run_dir_name: str) -> str:
     return "failed"
 
 
+@contextlib.contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """A spawned process first re-runs the parent's ``__main__`` file. Under Streamlit that is the
+    app's script (the script runner installs each run as ``__main__``), under AppTest a temporary
+    file that may be gone: workers would import Streamlit and run a page, or fail to start. They
+    need only rlviz, so a bare ``__main__`` stands in while they start."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 def _warm_up() -> None:
     """Runs once in each new worker: a throwaway second of training pays for the imports and
     PyTorch's first-call costs (about 1.2 s) before a student's first click, not after it."""
@@ -229,6 +246,11 @@ class RunStore:
         if self._pool is None or getattr(self._pool, "_broken", False):
             self._pool = ProcessPoolExecutor(self.max_workers, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_warm_up)
+            # The pool starts a worker per submit while none is idle: start them all now, with the
+            # parent's script hidden, so no later submit starts one.
+            with _main_script_hidden():
+                for _ in range(self.max_workers):
+                    self._pool.submit(time.sleep, 0)
             # At exit, concurrent.futures waits for running work; a training run can take minutes, so
             # end the workers first (hooks run last-registered first, so this one runs before that wait).
             threading._register_atexit(self.shutdown)
@@ -236,9 +258,7 @@ class RunStore:
 
     def warm_up(self) -> None:
         """Start the workers now, so the first run does not wait for them to import torch."""
-        pool = self._executor()
-        for _ in range(self.max_workers):
-            pool.submit(time.sleep, 0)
+        self._executor()
 
     def run_dir(self, run_id: str) -> Path:
         return self.root / run_id

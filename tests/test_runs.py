@@ -1,6 +1,8 @@
 """The run store: worker processes, the queue, the cache across restarts, stop requests."""
 
+import sys
 import time
+import types
 
 import pytest
 
@@ -60,3 +62,21 @@ def test_a_queued_run_that_is_stopped_never_starts(store):
     assert wait_for(store, second, {"stopped"}).env_steps == 0
     store.stop(first)
     wait_for(store, first, {"stopped"})
+
+
+def test_workers_start_without_rerunning_the_parents_main_script(tmp_path, monkeypatch):
+    # Under Streamlit the parent's __main__ is the app's script; under AppTest a temporary file.
+    # A spawned worker re-runs it unless the store hides it: this one would leave a mark and fail.
+    script = tmp_path / "page.py"
+    script.write_text(f"open({str(tmp_path / 'ran')!r}, 'w').close()\nraise SystemExit('a worker ran the page')\n")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    store = RunStore(tmp_path / "runs", max_workers=2)
+    try:
+        run_id, _ = store.submit(make_config("a2c", total_steps=1_000, n_envs=4, eval_episodes=0))
+        assert wait_for(store, run_id, {"finished", "failed"}).state == "finished"
+    finally:
+        store.shutdown()
+    assert sys.modules["__main__"] is page, "the parent's __main__ is put back"
+    assert not (tmp_path / "ran").exists()
