@@ -2,7 +2,6 @@
 
 import numpy as np
 import pandas as pd
-
 import pytest
 
 from rlviz.plots import MAX_POINTS, reward_curve
