@@ -3,10 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from rlviz.config import ALGOS, ConfigError
+from rlviz.config import ALGOS, DEFAULT_ALGO, DEFAULT_ENV, ConfigError
 from rlviz.envs import ENVS
 from rlviz.plots import reward_curve
-from rlviz.ui.config_form import config_form, reset_form
+from rlviz.ui.config_form import ALGO_KEY, ENV_KEY, config_form, prepare_form, reset_form, write_link
 from rlviz.ui.run_view import run_panel
 from rlviz.ui.store import get_store, remember_run, session_run_ids
 from rlviz.ui.router import require_router
@@ -15,13 +15,19 @@ require_router()
 
 st.title("Train an agent")
 
+# Before the widgets: a link's (or a loaded run's) configuration can only go into widgets not drawn yet.
+form_problems = prepare_form()
+if form_problems:
+    st.warning("  \n".join(form_problems), icon=":material/link_off:")
+
 store = get_store()
 controls, explanation = st.columns([2, 3], gap="large")
 with controls:
-    algo = st.selectbox("Algorithm", list(ALGOS), index=list(ALGOS).index("a2c"),
-                        format_func=lambda key: ALGOS[key].display_name, key="algo",
+    algo = st.selectbox("Algorithm", list(ALGOS), index=list(ALGOS).index(DEFAULT_ALGO),
+                        format_func=lambda key: ALGOS[key].display_name, key=ALGO_KEY, persist_state="session",
                         help="Each algorithm starts from a preset that reproduces a classic tutorial, done correctly.")
-    env_id = st.selectbox("Environment", list(ENVS), key="env_id",
+    env_id = st.selectbox("Environment", list(ENVS), index=list(ENVS).index(DEFAULT_ENV), key=ENV_KEY,
+                          persist_state="session",
                           help="; ".join(f"{env.env_id}: solved at {env.solve_threshold:g}" for env in ENVS.values()))
     st.caption(ENVS[env_id].description)
 with explanation:
@@ -35,6 +41,7 @@ with st.expander("Hyperparameters", expanded=True, icon=":material/tune:"):
     try:
         config = config_form(algo, env_id)
         config_error = None
+        write_link(config)  # the address bar is now a link to this exercise
     except ConfigError as error:  # widgets keep values in range, but say so if one slips through
         config, config_error = None, str(error)
         st.error(config_error)

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -140,6 +141,7 @@ Config = Union[DQNConfig, ActorCriticConfig]
 class AlgoInfo:
     key: str
     display_name: str
+    short_name: str  # names a run in labels and legends
     config_class: type
     summary: str
     sliders: tuple[str, ...]  # the fields a student tunes for this algorithm, in display order
@@ -158,6 +160,7 @@ ALGOS: dict[str, AlgoInfo] = {
     "dqn": AlgoInfo(
         key="dqn",
         display_name="DQN (soft target)",
+        short_name="DQN",
         config_class=DQNConfig,
         summary="A Q-network learns Q(s, a) from replayed transitions; a slowly following target network keeps its targets still.",
         sliders=_COMMON_SLIDERS + ("n_envs", "tau", "target_update_interval", "batch_size", "buffer_size", "learning_starts",
@@ -192,6 +195,7 @@ ALGOS: dict[str, AlgoInfo] = {
     "td-ac": AlgoInfo(
         key="td-ac",
         display_name="TD Actor-Critic",
+        short_name="TD actor-critic",
         config_class=ActorCriticConfig,
         summary="A shared trunk with a policy head and a value head, trained on one-step TD targets r + gamma V(s') every few steps.",
         sliders=_COMMON_SLIDERS + ("n_steps",) + _AC_SLIDERS,
@@ -210,6 +214,7 @@ ALGOS: dict[str, AlgoInfo] = {
     "a2c-1step": AlgoInfo(
         key="a2c-1step",
         display_name="One-step A2C",
+        short_name="One-step A2C",
         config_class=ActorCriticConfig,
         summary="Separate actor and critic networks updated after every single step with the one-step advantage r + gamma V(s') - V(s).",
         sliders=_COMMON_SLIDERS + _AC_SLIDERS,
@@ -231,6 +236,7 @@ ALGOS: dict[str, AlgoInfo] = {
     "nstep-ac": AlgoInfo(
         key="nstep-ac",
         display_name="N-step Actor-Critic",
+        short_name="N-step AC",
         config_class=ActorCriticConfig,
         summary="Separate actor and critic; every n steps, each step's advantage uses the rewards up to the rollout's end plus V there.",
         sliders=_COMMON_SLIDERS + ("n_steps", "gae_lambda") + _AC_SLIDERS,
@@ -252,6 +258,7 @@ ALGOS: dict[str, AlgoInfo] = {
     "a2c": AlgoInfo(
         key="a2c",
         display_name="A2C (parallel envs)",
+        short_name="A2C",
         config_class=ActorCriticConfig,
         summary="Synchronous advantage actor-critic: n-step rollouts from many envs at once, an entropy bonus and clipped gradients.",
         sliders=_COMMON_SLIDERS + ("n_envs", "n_steps", "gae_lambda") + _AC_SLIDERS,
@@ -376,3 +383,114 @@ def _checked(f: dataclasses.Field, value: Any) -> Any:
     if meta["low"] is not None and kind in (int, float) and not meta["low"] <= value <= meta["high"]:
         raise fail("is out of range")
     return value
+
+
+# --- naming a configuration, and carrying it in a link ----------------------------------------------
+
+DEFAULT_ALGO = "a2c"  # what the Train page opens on, and what a link without algo means
+DEFAULT_ENV = field_spec(BaseConfig, "env_id").default
+QUERY_KEYS_OF_OTHERS = ("sid", "run")  # the browser's id and an opened run: other code owns them
+_LABEL_FIELDS = 4  # a label names at most this many changed fields, then "+N more"
+# Labels say "lr 1e-3", not "learning_rate 0.001"; a field not listed loses only its underscores.
+_SHORT_NAMES = {
+    "learning_rate": "lr", "total_steps": "steps", "n_envs": "envs", "n_steps": "n-steps", "gae_lambda": "lambda",
+    "ent_coef": "entropy", "vf_coef": "value coef", "max_grad_norm": "grad clip", "hidden_sizes": "layers",
+    "buffer_size": "buffer", "batch_size": "batch", "train_freq": "train every", "target_update_interval": "sync every",
+    "exploration_initial_eps": "initial eps", "exploration_final_eps": "final eps", "exploration_fraction": "eps decay",
+    "normalize_advantage": "normalised adv",
+}
+
+
+def format_value(name: str, value: Any) -> str:
+    """A setting's value, short and readable: 1e-3, 0.99, 200k, 1.5M, 2,500 (not a round number), on, 128-64."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        if value != 0 and abs(value) < 0.01:  # learning rates and tau, written the way papers write them
+            mantissa, exponent = f"{value:.5e}".split("e")
+            return f"{float(mantissa):g}e{int(exponent)}"
+        return f"{value:g}"
+    if isinstance(value, int):
+        if name == "seed":  # a seed is a name, not an amount
+            return str(value)
+        for unit, suffix in ((1_000_000, "M"), (1_000, "k")):
+            if abs(value) >= unit and value % (unit // 100) == 0:  # at most two decimals: 1.5M, 2.25k
+                return f"{value / unit:g}{suffix}"
+        return f"{value:,}"
+    if isinstance(value, tuple):
+        return "-".join(str(width) for width in value)
+    return str(value)
+
+
+def _differences(config: Config, exclude: tuple[str, ...]) -> dict[str, Any]:
+    """The fields of ``config`` that differ from its preset, the algorithm's sliders first, in their order."""
+    preset = make_config(config.algo, config.env_id)
+    sliders = ALGOS[config.algo].sliders
+    names = [*sliders, *(f.name for f in dataclasses.fields(config) if f.name not in sliders)]
+    return {name: getattr(config, name) for name in names
+            if name not in exclude and getattr(config, name) != getattr(preset, name)}
+
+
+def changed_fields(config: Config) -> dict[str, Any]:
+    """What a student changed: the fields that differ from the preset of the same algo and env, seed aside."""
+    return _differences(config, exclude=("algo", "env_id", "seed"))
+
+
+def run_label(config: Config) -> str:
+    """A run's settings in a few words, e.g. 'A2C · gamma 0.9 · lr 1e-3 · seed 0' (the env only when not CartPole)."""
+    parts = [ALGOS[config.algo].short_name]
+    if config.env_id != DEFAULT_ENV:
+        parts.append(config.env_id)
+    changed = list(changed_fields(config).items())
+    parts += [f"{_SHORT_NAMES.get(name, name.replace('_', ' '))} {format_value(name, value)}"
+              for name, value in changed[:_LABEL_FIELDS]]
+    if len(changed) > _LABEL_FIELDS:
+        parts.append(f"+{len(changed) - _LABEL_FIELDS} more")
+    parts.append(f"seed {format_value('seed', config.seed)}")
+    return " · ".join(parts)
+
+
+def _query_text(value: Any) -> str:
+    """Text that ``parse_value`` reads back to exactly ``value``."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return ",".join(str(width) for width in value)
+    return repr(value) if isinstance(value, float) else str(value)  # repr: the shortest exact float
+
+
+def config_to_query(config: Config) -> dict[str, str]:
+    """The URL query of ``config``: algo, env_id, and each field (seed included) that differs from the preset."""
+    changed = _differences(config, exclude=("algo", "env_id"))
+    return {"algo": config.algo, "env_id": config.env_id, **{name: _query_text(value) for name, value in changed.items()}}
+
+
+def config_from_query(params: Mapping[str, str]) -> tuple[Config, list[str]]:
+    """The config a link describes, and one line per bad parameter (each falls back to the preset).
+
+    The inverse of ``config_to_query``; no algo or env_id means the defaults, and the keys of
+    ``QUERY_KEYS_OF_OTHERS`` are skipped. Never raises: a link is typed or pasted by people.
+    """
+    problems: list[str] = []
+    algo = params.get("algo", DEFAULT_ALGO)
+    if algo not in ALGOS:
+        problems.append(f"The link's algo={algo} is unknown: must be one of {', '.join(ALGOS)}; using {DEFAULT_ALGO}.")
+        algo = DEFAULT_ALGO
+    env_id = params.get("env_id", DEFAULT_ENV)
+    if env_id not in ENVS:
+        problems.append(f"The link's env_id={env_id} is unknown: must be one of {', '.join(ENVS)}; using {DEFAULT_ENV}.")
+        env_id = DEFAULT_ENV
+    config = make_config(algo, env_id)
+    for name, text in params.items():
+        if name in ("algo", "env_id", *QUERY_KEYS_OF_OTHERS):
+            continue
+        try:
+            spec = field_spec(type(config), name)
+        except ConfigError:
+            problems.append(f"The link's {name}={text} is not a setting of {ALGOS[algo].short_name}; ignoring it.")
+            continue
+        try:
+            config = config.replace(**{name: parse_value(spec, text)})
+        except ConfigError as error:  # its message names the field, the value and the valid range
+            problems.append(f"The link's {error}; using the preset's {format_value(name, getattr(config, name))}.")
+    return config, problems
