@@ -1,21 +1,19 @@
 """rlviz: the router. Each page lives in pages/ and stays thin; the work is done by rlviz/."""
 
-import multiprocessing
-
 import streamlit as st
 
-from rlviz.ui.store import get_store
+from rlviz.ui.store import session_id
 
 st.set_page_config(page_title="rlviz: deep RL you can watch", page_icon=":material/neurology:", layout="wide")
-# Start and warm the training workers (once per server) while the student reads. The store starts
-# them without this file (rlviz.runs hides it); the guard keeps a worker from ever starting workers.
-if multiprocessing.current_process().name == "MainProcess":
-    get_store()
+# This browser's id lives in the URL (?sid=...), so a reload finds its runs; a page switch clears the
+# query string, so it is written back on every run. Training workers start when the first run needs them.
+session_id()
 
 navigation = st.navigation(
     [
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("pages/train.py", title="Train", icon=":material/play_circle:"),
+        st.Page("pages/runs.py", title="Runs", icon=":material/list_alt:"),
         st.Page("pages/theory.py", title="Theory", icon=":material/functions:"),
         st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     ]

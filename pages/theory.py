@@ -7,11 +7,11 @@ import streamlit as st
 
 from rlviz import returns, theory
 from rlviz.agents.dqn import DQNAgent
-from rlviz.config import ALGOS
+from rlviz.config import run_label
 from rlviz.plots import bias_variance_figure, gae_weights_figure, soft_update_figure
 from rlviz.theory import latex_number as term
 from rlviz.ui.router import require_router
-from rlviz.ui.store import get_store
+from rlviz.ui.store import get_store, session_id, store_or_stop
 
 require_router()
 
@@ -58,19 +58,21 @@ def bias_variance(source: str, rollouts: theory.StudyRollouts, gamma: float, bla
 
 
 def finished_session_runs() -> list[str]:
-    """This session's finished runs, newest first (the Train page keeps their ids)."""
-    run_ids = st.session_state.get("run_ids") or []
-    if not run_ids:  # no run yet: do not start the worker pool just to look
-        return []
-    store = get_store()
-    return [run_id for run_id in reversed(run_ids) if store.status(run_id).state == "finished"]
+    """This browser's intact finished runs, newest first; one sent from the Runs page comes first."""
+    store = store_or_stop()
+    runs = [run_id for run_id in store.session_runs(session_id()) if store.status(run_id).state == "finished"]
+    picked = st.session_state.pop("theory_pick", None)
+    if picked in runs:
+        runs.remove(picked)
+        runs.insert(0, picked)
+        st.session_state["theory_source"] = picked
+    return runs
 
 
-def run_label(run_id: str) -> str:
+def source_label(run_id: str) -> str:
     if run_id == EXAMPLE:
         return "Example: A2C trained for 20,000 steps on CartPole-v1"
-    config = get_store().config(run_id)
-    return f"Your run: {ALGOS[config.algo].display_name} on {config.env_id}, seed {config.seed} · run {run_id[:6]}"
+    return f"Your run: {run_label(get_store().config(run_id))}"
 
 
 # --- rendering helpers (layout only) -----------------------------------------------------------
@@ -108,7 +110,7 @@ st.markdown(
 runs = finished_session_runs()
 choice = EXAMPLE
 if runs:
-    choice = st.selectbox("Whose play to compute with", [*runs, EXAMPLE], format_func=run_label, key="theory_source",
+    choice = st.selectbox("Whose play to compute with", [*runs, EXAMPLE], format_func=source_label, key="theory_source",
                           help="Your newest finished run comes first; the example agent is always there too.")
 if choice == EXAMPLE:
     config, agent, example_return = example_agent()
@@ -118,7 +120,12 @@ if choice == EXAMPLE:
                 "critic is still learning). Train an agent on the **Train** page and come back: this page will use it.",
                 icon=":material/school:")
 else:
-    config, agent = run_agent(str(get_store().run_dir(choice)))
+    try:
+        config, agent = run_agent(str(get_store().run_dir(choice)))
+    except (OSError, ValueError, RuntimeError, KeyError) as error:  # a damaged run: its weights cannot be read
+        st.error(f"This run's trained networks cannot be loaded ({type(error).__name__}: {error}). Pick another run, "
+                 "or train it again.", icon=":material/broken_image:")
+        st.stop()
 reward_scale = float(getattr(config, "reward_scale", 1.0))
 is_dqn = config.algo == "dqn"
 notes = []

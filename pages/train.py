@@ -3,12 +3,13 @@
 import pandas as pd
 import streamlit as st
 
-from rlviz.config import ALGOS, DEFAULT_ALGO, DEFAULT_ENV, ConfigError
+from rlviz.config import ALGOS, DEFAULT_ALGO, DEFAULT_ENV, ConfigError, run_label
 from rlviz.envs import ENVS
 from rlviz.plots import reward_curve
+from rlviz.runs import RunStoreError
 from rlviz.ui.config_form import ALGO_KEY, ENV_KEY, config_form, prepare_form, reset_form, write_link
-from rlviz.ui.run_view import run_panel
-from rlviz.ui.store import get_store, remember_run, session_run_ids
+from rlviz.ui.run_view import run_panel, state_label
+from rlviz.ui.store import session_id, store_or_stop
 from rlviz.ui.router import require_router
 
 require_router()
@@ -20,7 +21,8 @@ form_problems = prepare_form()
 if form_problems:
     st.warning("  \n".join(form_problems), icon=":material/link_off:")
 
-store = get_store()
+sid = session_id()
+store = store_or_stop()
 controls, explanation = st.columns([2, 3], gap="large")
 with controls:
     algo = st.selectbox("Algorithm", list(ALGOS), index=list(ALGOS).index(DEFAULT_ALGO),
@@ -49,44 +51,67 @@ with st.expander("Hyperparameters", expanded=True, icon=":material/tune:"):
         reset_form(algo, env_id)
         st.rerun()
 
-run_ids = session_run_ids()
-# Not a widget key: Streamlit forgets widget state on other pages, and the session must not.
+# --- the runs of this browser ---------------------------------------------------------------------
+# A run opened from the Runs page arrives as ?run=<id>: this browser watches it from now on.
+opened = st.query_params.get("run")
+if opened and opened != st.session_state.get("opened_run"):
+    st.session_state["opened_run"] = opened
+    if store.run_dir(opened).is_dir():
+        store.watch(opened, sid)
+        st.session_state["current_run"] = opened
+run_ids = store.session_runs(sid)  # newest first; survives a reload (the id is in the URL)
 current = st.session_state.get("current_run")
+if current not in run_ids:
+    current = run_ids[0] if run_ids else None
 current_status = store.status(current) if current else None
-busy = current_status is not None and not current_status.done
+can_stop = current_status is not None and not current_status.done and store.is_watching(current, sid)
 
 train_column, stop_column, note_column = st.columns([1, 1, 4], vertical_alignment="center")
 if train_column.button("Train", type="primary", icon=":material/play_arrow:", disabled=config is None, width="stretch"):
-    run_id, cached = store.submit(config)
-    remember_run(run_id)
-    st.session_state["current_run"] = run_id
-    cached_runs = st.session_state.setdefault("cached_runs", set())
-    if cached:
-        cached_runs.add(run_id)
-        st.toast("Trained before with exactly these settings: loaded from the cache.", icon=":material/bolt:")
+    try:
+        submission = store.submit(config, sid)
+    except RunStoreError as error:  # the queue is full for this student, or the runs folder cannot be written
+        st.error(str(error), icon=":material/block:")
     else:
-        cached_runs.discard(run_id)
+        st.session_state["current_run"] = current = submission.run_id
+        cached_runs = st.session_state.setdefault("cached_runs", set())
+        if submission.cached:
+            cached_runs.add(submission.run_id)
+            st.toast("Trained before with exactly these settings: loaded from the cache.", icon=":material/bolt:")
+        else:
+            cached_runs.discard(submission.run_id)
+        if submission.joined:
+            st.toast("Another session is already training exactly this run: you watch it together.",
+                     icon=":material/group:")
+        st.rerun()
+if stop_column.button("Stop", icon=":material/stop:", disabled=not can_stop, width="stretch",
+                      help="Stops the run for you. A run that other sessions also watch keeps training for them."):
+    still_watching = store.stop(current, sid)
+    if still_watching:
+        st.toast(f"You stopped watching. The run keeps training for {still_watching} other "
+                 f"session{'s' if still_watching > 1 else ''}.", icon=":material/group:")
+    else:
+        st.toast("Stopping after the current episode.")
     st.rerun()
-if stop_column.button("Stop", icon=":material/stop:", disabled=not busy, width="stretch"):
-    store.stop(current)
-    st.toast("Stopping after the current episode.")
 note_column.caption(f"{store.max_workers} training workers on this server; runs beyond that wait in a queue. "
                     "A configuration trained before (same settings and seed) comes back at once.")
 
 
-def run_label(run_id: str) -> str:
-    config = store.config(run_id)
-    return f"{ALGOS[config.algo].display_name} on {config.env_id}, seed {config.seed} · run {run_id[:6]}"
+def run_choice_label(run_id: str) -> str:
+    try:
+        label = run_label(store.config(run_id))
+    except ConfigError:
+        label = f"run {run_id[:6]} (unreadable settings)"
+    return f"{label} · {state_label(store.status(run_id)).lower()}"
 
 
-if run_ids:
+if current is not None:
     st.divider()
     if len(run_ids) > 1:
-        newest_first = list(reversed(run_ids))
-        current = st.selectbox("Your runs in this session", newest_first, index=newest_first.index(current),
-                               format_func=run_label)
-        st.session_state["current_run"] = current
-    run_panel(current, cached=current in st.session_state.get("cached_runs", set()))
+        current = st.selectbox("Your runs", run_ids, index=run_ids.index(current), format_func=run_choice_label,
+                               help="Every run this browser started or opened, newest first. They stay after a reload.")
+    st.session_state["current_run"] = current
+    run_panel(current, sid, cached=current in st.session_state.get("cached_runs", set()))
 else:
     st.info("Press **Train** to start. The reward curve appears here and grows while the agent learns.")
     # The empty axes show where the curve will grow, and load the chart library before the click.

@@ -21,8 +21,7 @@ import csv
 import dataclasses
 import io
 import json
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -30,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from rlviz.config import ALGOS, Config, make_config
-from rlviz.runs import read_events
+from rlviz.feeds import RunFeed
+from rlviz.rundir import read_events
 
 MIN_CONFIGS = 2
 MAX_CONFIGS = 5  # the issue asks for 2 to 4, but its own ready-made "five algorithms" needs 5
@@ -47,11 +47,16 @@ X_AXES = {"env_step": "environment steps", "wall_seconds": "wall-clock seconds"}
 
 @dataclass
 class EpisodeCurve:
-    """One run's finished episodes in order; three arrays of shape (E,)."""
+    """One run's finished episodes in order; three arrays of shape (E,).
+
+    ``stride`` > 1 when the curve keeps only every stride-th episode (a long run's shared feed,
+    see rlviz.feeds): smoothing windows, counted in episodes, are divided by it.
+    """
 
     env_step: np.ndarray
     wall_seconds: np.ndarray
     episode_return: np.ndarray
+    stride: int = 1
 
     def __len__(self) -> int:
         return len(self.env_step)
@@ -62,50 +67,32 @@ class EpisodeCurve:
             raise ValueError(f"unknown x axis '{axis}': choose one of {', '.join(X_AXES)}")
         return getattr(self, axis)
 
+    def smoothed(self, window: int) -> np.ndarray:
+        """The trailing moving average over ``window`` episodes (kept points when thinned)."""
+        return moving_average(self.episode_return, max(1, round(window / self.stride)))
+
     @classmethod
     def empty(cls) -> "EpisodeCurve":
         return cls(np.zeros(0), np.zeros(0), np.zeros(0))
 
 
-@dataclass
-class CurveReader:
-    """A run's episode curve, read incrementally from events.jsonl: each refresh reads only the
-    bytes appended since the previous one (a live page polls this every second)."""
-
-    offset: int = 0
-    env_step: list[float] = field(default_factory=list)
-    wall_seconds: list[float] = field(default_factory=list)
-    episode_return: list[float] = field(default_factory=list)
-
-    def refresh(self, run_dir: Path) -> EpisodeCurve:
-        try:
-            size = os.stat(Path(run_dir) / "events.jsonl").st_size
-        except FileNotFoundError:
-            size = 0
-        if size < self.offset:  # the run was retrained from scratch: start over
-            self.offset = 0
-            self.env_step, self.wall_seconds, self.episode_return = [], [], []
-        events, self.offset = read_events(Path(run_dir), self.offset)
-        for event in events:
-            if event["kind"] == "episode":
-                self.env_step.append(event["env_step"])
-                self.wall_seconds.append(event["wall_seconds"])
-                self.episode_return.append(event["episode_return"])
-        return self.curve()
-
-    def curve(self) -> EpisodeCurve:
-        return EpisodeCurve(np.asarray(self.env_step, dtype=float), np.asarray(self.wall_seconds, dtype=float),
-                            np.asarray(self.episode_return, dtype=float))
+def feed_curve(run_feed: RunFeed) -> EpisodeCurve:
+    """The curve a live run's shared feed holds (thinned beyond rlviz.feeds.MAX_EPISODE_POINTS episodes)."""
+    table = run_feed.episode_table()
+    return EpisodeCurve(table["env_step"], table["wall_seconds"], table["episode_return"], run_feed.episode_stride)
 
 
 def read_curve(run_dir: Path) -> EpisodeCurve:
-    """A run's episode curve from events.jsonl, or from episodes.csv if there is no events file."""
+    """Every episode of a run, from episodes.csv (complete once the run has ended), else from its events."""
     run_dir = Path(run_dir)
-    if (run_dir / "events.jsonl").exists() or not (run_dir / "episodes.csv").exists():
-        return CurveReader().refresh(run_dir)
-    table = pd.read_csv(run_dir / "episodes.csv")
-    return EpisodeCurve(table["env_step"].to_numpy(float), table["wall_seconds"].to_numpy(float),
-                        table["return"].to_numpy(float))
+    try:
+        table = pd.read_csv(run_dir / "episodes.csv")
+        return EpisodeCurve(table["env_step"].to_numpy(float), table["wall_seconds"].to_numpy(float),
+                            table["return"].to_numpy(float))
+    except (OSError, ValueError, KeyError):
+        episodes = [event for event in read_events(run_dir)[0] if event["kind"] == "episode"]
+        return EpisodeCurve(*(np.array([event.get(name, np.nan) for event in episodes], dtype=float)
+                              for name in ("env_step", "wall_seconds", "episode_return")))
 
 
 # --- smoothing, grid, interpolation ---------------------------------------------------------------
@@ -159,7 +146,7 @@ def common_grid(curves: Sequence[EpisodeCurve], axis: str = "env_step", points: 
 def seed_matrix(curves: Sequence[EpisodeCurve], grid: np.ndarray, axis: str = "env_step",
                 window: int = 1) -> np.ndarray:
     """The seeds' smoothed curves on ``grid``: shape (S, G), NaN where a seed has no data."""
-    rows = [interpolate_to_grid(curve.x(axis), moving_average(curve.episode_return, window), grid) for curve in curves]
+    rows = [interpolate_to_grid(curve.x(axis), curve.smoothed(window), grid) for curve in curves]
     return np.array(rows, dtype=float).reshape(len(curves), len(grid))
 
 
@@ -243,7 +230,7 @@ def seed_curves(labels: Sequence[str], seeds: Sequence[int], curves: Sequence[Se
                 axis: str = "env_step", window: int = 1) -> pd.DataFrame:
     """Each seed's smoothed curve at its own episodes: columns configuration, seed, x, y."""
     frames = [pd.DataFrame({"configuration": label, "seed": seed, "x": curve.x(axis),
-                            "y": moving_average(curve.episode_return, window)})
+                            "y": curve.smoothed(window)})
               for label, per_config in zip(labels, curves) for seed, curve in zip(seeds, per_config) if len(curve)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["configuration", "seed", "x", "y"])
 

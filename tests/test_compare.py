@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlviz.compare import (MAX_CONFIGS, MIN_CONFIGS, READY_MADE, CurveReader, EpisodeCurve, aggregate_curves,
+from rlviz.compare import (MAX_CONFIGS, MIN_CONFIGS, READY_MADE, EpisodeCurve, aggregate_curves,
                            common_grid, config_labels, episodes_csv, format_summary_table, interpolate_to_grid,
                            mean_and_band, mean_curves_csv, moving_average, read_curve, same_settings, seconds_to_solve,
                            seed_matrix, summary_table)
@@ -216,23 +216,6 @@ def test_read_curve_from_events_or_from_episodes_csv(tmp_path):
     np.testing.assert_allclose(from_csv.env_step, [10, 25])
     np.testing.assert_allclose(from_csv.wall_seconds, [0.1, 0.2])
     np.testing.assert_allclose(from_csv.episode_return, [5, 8])
-
-
-def test_curve_reader_reads_only_new_complete_lines_and_restarts_after_a_retrain(tmp_path):
-    run = write_run(tmp_path / "run", [(10, 0.1, 5.0)], None)
-    reader = CurveReader()
-    assert len(reader.refresh(run)) == 1
-    event = json.dumps(dict(kind="episode", env_step=30, episode=2, episode_return=7.0, length=20, terminated=True,
-                            truncated=False, wall_seconds=0.3))
-    with open(run / "events.jsonl", "a") as file:
-        file.write(event[:20])  # half a line: the writer is mid-way
-    assert len(reader.refresh(run)) == 1
-    with open(run / "events.jsonl", "a") as file:
-        file.write(event[20:] + "\n")
-    np.testing.assert_allclose(reader.refresh(run).episode_return, [5, 7])
-    # Retrained from scratch: the file is shorter than what was read; start over.
-    (run / "events.jsonl").write_text(event + "\n")
-    np.testing.assert_allclose(reader.refresh(run).episode_return, [7])
 
 
 # --- downloads, labels, ready-made comparisons, the figure -----------------------------------------

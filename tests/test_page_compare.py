@@ -61,7 +61,7 @@ def test_bad_inputs_get_a_clear_message_and_no_run(runs_dir):
     assert any("identical" in w.value for w in app.warning)  # the new slot is the A2C preset again
     app.select_slider(key="cmp:2:a2c:CartPole-v1:n_envs").set_value(4).run()
     assert not app.warning and not button(app, "Run comparison").disabled
-    assert not runs_dir.exists() or not list(runs_dir.iterdir()), "nothing was trained"
+    assert not runs_dir.exists() or not list(runs_dir.glob("[!.]*")), "nothing was trained"
 
 
 def test_a_tiny_comparison_runs_to_the_end_with_both_curves_and_the_table(runs_dir):

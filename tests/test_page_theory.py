@@ -10,12 +10,14 @@ from streamlit.testing.v1 import AppTest
 
 from rlviz.config import ALGOS, make_config
 from rlviz.returns import gae, n_step_targets, td_errors
-from rlviz.runs import RUNS_DIR_ENV, _write_status, write_run
+from rlviz.rundir import write_run, write_status
+from rlviz.runs import RUNS_DIR_ENV, RunStore
 from rlviz.theory import TABLE_COLUMNS
 from rlviz.trainer import train
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "theory.py")
+SESSION = "browser-1"  # the id a browser keeps in its URL
 TIMEOUT = 120  # the first run trains the example agent (a few seconds) and plays a few hundred episodes
 
 
@@ -117,7 +119,8 @@ def finished_run(request, tmp_path, monkeypatch):
     run_dir = tmp_path / "runs" / run_id
     for _ in write_run(config, run_dir, train(config)):
         pass
-    _write_status(run_dir, state="finished", total_steps=config.total_steps)
+    write_status(run_dir, state="finished", total_steps=config.total_steps)
+    RunStore(tmp_path / "runs", max_workers=1).watch(run_id, SESSION)  # a run of this browser, as Train leaves it
     yield run_id, config
     # The page's store for this runs directory started a worker pool; outside a script run Streamlit
     # warns about the missing runtime, which is expected here.
@@ -132,10 +135,10 @@ def finished_run(request, tmp_path, monkeypatch):
 
 def test_the_students_latest_finished_run_is_used(finished_run):
     run_id, config = finished_run
-    app = open_page(run_ids=[run_id])
+    app = open_page(sid=SESSION)
     choice = app.selectbox(key="theory_source")
     assert choice.value == run_id
-    assert choice.options[0].startswith(f"Your run: {ALGOS[config.algo].display_name} on CartPole-v1")
+    assert choice.options[0].startswith(f"Your run: {ALGOS[config.algo].short_name} · gamma 0.97")
     assert choice.options[1].startswith("Example")
     assert not app.info  # no "you have no run yet" note
     # The run's own settings start the sliders: its gamma, and its n_steps and lambda if it has them.

@@ -1,5 +1,6 @@
 """Every page renders in AppTest; the Train page trains a tiny run end to end."""
 
+import json
 import time
 from pathlib import Path
 
@@ -99,7 +100,7 @@ def test_the_download_bundle_holds_the_whole_run(runs_dir):
 
     store = RunStore(runs_dir, max_workers=1)
     try:
-        run_id, _ = store.submit(make_config("a2c", total_steps=1_000, n_envs=4, eval_episodes=1))
+        run_id = store.submit(make_config("a2c", total_steps=1_000, n_envs=4, eval_episodes=1)).run_id
         _wait_until_done(store, run_id)
         names = zipfile.ZipFile(io.BytesIO(bundle_zip(store.run_dir(run_id)))).namelist()
     finally:
@@ -116,21 +117,26 @@ def _wait_until_done(store, run_id, seconds=90):
     assert store.status(run_id).state == "finished"
 
 
-def _live_curve_of_a_long_run():
+def _live_curve_of_a_long_run(run_dir: str):
     from rlviz.config import make_config
-    from rlviz.ui.run_view import LIVE_MAX_POINTS, RunEvents, _curve
+    from rlviz.feeds import RunFeed
+    from rlviz.ui.run_view import LIVE_MAX_POINTS, _curve
 
-    episodes = [{"env_step": 50 * i, "episode_return": float(i % 7)} for i in range(1, 1_201)]
-    _curve(RunEvents(episodes=episodes), make_config("a2c", "CartPole-v1"), "run", max_points=LIVE_MAX_POINTS)
+    _curve(RunFeed(run_dir).refresh(), make_config("a2c", "CartPole-v1"), "run", max_points=LIVE_MAX_POINTS)
 
 
-def test_a_long_live_curve_draws_every_kth_dot_and_says_so():
+def test_a_long_live_curve_draws_every_kth_dot_and_says_so(tmp_path):
     import base64
     import json
 
     import numpy as np
 
-    app = AppTest.from_function(_live_curve_of_a_long_run).run()
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "events.jsonl").write_text("".join(json.dumps(dict(kind="episode", env_step=50 * i, episode=i,
+                                                                  episode_return=float(i % 7), wall_seconds=i / 10))
+                                                  + "\n" for i in range(1, 1_201)))
+    app = AppTest.from_function(_live_curve_of_a_long_run, args=(str(run_dir),)).run()
     assert not app.exception, app.exception
     x = json.loads(app.get("plotly_chart")[0].proto.spec)["data"][0]["x"]  # Plotly sends arrays as typed binary
     steps = np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"])

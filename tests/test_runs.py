@@ -1,5 +1,8 @@
-"""The run store: worker processes, the queue, the cache across restarts, stop requests."""
+"""The run store: watchers, the fair queue, faults that stay in their run, damaged run directories."""
 
+import json
+import os
+import signal
 import sys
 import time
 import types
@@ -7,14 +10,34 @@ import types
 import pytest
 
 from rlviz.config import make_config
-from rlviz.runs import RunStore, read_events
+from rlviz.rundir import read_events
+from rlviz.runs import QueueFull, RunStore, RunStoreError
+
+TINY = dict(total_steps=1_000, n_envs=4, eval_episodes=1)
+
+
+def tiny(seed: int = 0):
+    return make_config("a2c", seed=seed, **TINY)
+
+
+def long_run(seed: int = 0):
+    return make_config("dqn", seed=seed, total_steps=300_000, eval_episodes=0)
 
 
 def wait_for(store, run_id, states, seconds=120):
     deadline = time.monotonic() + seconds
     while store.status(run_id).state not in states:
-        assert time.monotonic() < deadline, f"still {store.status(run_id).state}"
-        time.sleep(0.1)
+        assert time.monotonic() < deadline, f"still {store.status(run_id)}"
+        time.sleep(0.05)
+    return store.status(run_id)
+
+
+def wait_for_progress(store, run_id, seconds=120):
+    """Until the run has trained some steps (a run handed to a worker reads "running" at once)."""
+    deadline = time.monotonic() + seconds
+    while store.status(run_id).env_steps == 0:
+        assert time.monotonic() < deadline, f"still {store.status(run_id)}"
+        time.sleep(0.05)
     return store.status(run_id)
 
 
@@ -26,42 +49,155 @@ def store(tmp_path):
 
 
 def test_queue_cache_restart_and_stop(store, tmp_path):
-    tiny = make_config("a2c", total_steps=1_000, n_envs=4, eval_episodes=1)
-    long = make_config("dqn", total_steps=200_000, eval_episodes=0)
-
-    long_id, cached = store.submit(long)
-    assert not cached
-    tiny_id, _ = store.submit(tiny)
-    assert store.submit(long) == (long_id, False), "the same config joins the run already going"
-    wait_for(store, long_id, {"running"})
-    queued = store.status(tiny_id)
-    assert queued.state == "queued" and queued.queue_position == 1
+    long = store.submit(long_run(), "alice")
+    assert not long.cached
+    small = store.submit(tiny(), "alice")
+    wait_for_progress(store, long.run_id)
+    queued = store.status(small.run_id)
+    assert queued.state == "queued" and queued.queue_position == 1 and queued.wait_seconds > 0
     assert store.counts() == {"queued": 1, "running": 1}
 
-    store.stop(long_id)  # a running run stops after its current episode; the queued one then starts
-    stopped = wait_for(store, long_id, {"stopped"})
-    assert 0 < stopped.env_steps < long.total_steps
-    finished = wait_for(store, tiny_id, {"finished"})
-    assert finished.env_steps >= tiny.total_steps and finished.episodes > 0
-    kinds = {event["kind"] for event in read_events(store.run_dir(tiny_id))[0]}
+    assert store.stop(long.run_id, "alice") == 0  # nobody else watches: it stops after its current episode
+    stopped = wait_for(store, long.run_id, {"stopped"})
+    assert 0 < stopped.env_steps < 300_000
+    finished = wait_for(store, small.run_id, {"finished"})
+    assert finished.env_steps >= 1_000 and finished.episodes > 0
+    kinds = {event["kind"] for event in read_events(store.run_dir(small.run_id))[0]}
     assert kinds == {"episode", "update", "video", "finished"}
 
     started = time.monotonic()
-    assert store.submit(tiny) == (tiny_id, True), "a finished run comes back from the cache"
+    assert store.submit(tiny(), "bob").cached, "a finished run comes back from the cache, for anyone"
     assert time.monotonic() - started < 0.1
     restarted = RunStore(tmp_path / "runs", max_workers=1)  # a new server over the same directory
-    assert restarted.submit(tiny) == (tiny_id, True)
-    assert restarted.finished_runs() == [tiny_id]
-    assert restarted.status(long_id).state == "stopped", "a stopped run is kept, not served as cached"
+    assert restarted.submit(tiny(), "carol").cached
+    assert restarted.finished_runs() == [small.run_id]
+    assert restarted.status(long.run_id).state == "stopped", "a stopped run is kept, not served as cached"
+    assert restarted.session_runs("alice") == [small.run_id, long.run_id], "a browser finds its runs after a restart"
 
 
-def test_a_queued_run_that_is_stopped_never_starts(store):
-    first, _ = store.submit(make_config("dqn", total_steps=100_000, eval_episodes=0))
-    second, _ = store.submit(make_config("a2c", total_steps=1_000, n_envs=4, eval_episodes=0))
-    store.stop(second)
-    assert wait_for(store, second, {"stopped"}).env_steps == 0
-    store.stop(first)
-    wait_for(store, first, {"stopped"})
+def test_stop_only_stops_a_run_nobody_else_watches(store):
+    first = store.submit(long_run(), "alice")
+    second = store.submit(long_run(), "bob")
+    assert second == first.__class__(first.run_id, cached=False, joined=True)
+    wait_for_progress(store, first.run_id)
+    assert store.status(first.run_id).watchers == 2
+
+    assert store.stop(first.run_id, "alice") == 1, "bob still watches"
+    steps = store.status(first.run_id).env_steps
+    deadline = time.monotonic() + 60
+    while store.status(first.run_id).env_steps < steps + 2_000:
+        assert time.monotonic() < deadline and store.status(first.run_id).state == "running"
+        time.sleep(0.05)
+    assert not store.is_watching(first.run_id, "alice") and store.is_watching(first.run_id, "bob")
+
+    assert store.stop(first.run_id, "bob") == 0
+    wait_for(store, first.run_id, {"stopped"})
+
+
+def test_stopped_then_trained_again_restarts_cleanly(store):
+    run = store.submit(long_run(), "alice")
+    wait_for(store, run.run_id, {"running"})
+    store.stop(run.run_id, "alice")
+    again = store.submit(long_run(), "alice")  # before the stop has landed
+    assert again.run_id == run.run_id
+    status = wait_for(store, run.run_id, {"running"})
+    attempt = status.attempt
+    # The stop lands, then the run starts over with a new attempt (a reader starts its curve over).
+    deadline = time.monotonic() + 60
+    while store.status(run.run_id).attempt == attempt:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert wait_for(store, run.run_id, {"running"}).watchers == 1
+    store.stop(run.run_id, "alice")
+    wait_for(store, run.run_id, {"stopped"})
+
+
+def test_queued_runs_start_round_robin_across_sessions(tmp_path):
+    store = RunStore(tmp_path / "runs", max_workers=1)
+    try:
+        busy = store.submit(long_run(), "alice")
+        wait_for(store, busy.run_id, {"running"})
+        alice = [store.submit(tiny(seed), "alice").run_id for seed in (1, 2, 3)]
+        bob = store.submit(tiny(10), "bob").run_id
+        positions = {run_id: store.status(run_id).queue_position for run_id in [*alice, bob]}
+        # Bob has nothing training, so his one run goes before Alice's second and third.
+        assert positions == {alice[0]: 2, alice[1]: 3, alice[2]: 4, bob: 1}, positions
+        store.stop(busy.run_id, "alice")
+        order = []
+        deadline = time.monotonic() + 120
+        while len(order) < 4:
+            assert time.monotonic() < deadline
+            for run_id in [*alice, bob]:
+                if run_id not in order and store.status(run_id).state != "queued":
+                    order.append(run_id)
+            time.sleep(0.02)
+        assert order[0] == bob
+    finally:
+        store.shutdown()
+
+
+def test_a_session_may_queue_at_most_its_cap(tmp_path):
+    store = RunStore(tmp_path / "runs", max_workers=1, max_queued_per_session=2)
+    try:
+        store.submit(long_run(), "alice")
+        wait_for(store, long_run().run_hash(), {"running"})
+        store.submit(tiny(1), "alice")
+        store.submit(tiny(2), "alice")
+        with pytest.raises(QueueFull, match="2 runs waiting"):
+            store.submit(tiny(3), "alice")
+        assert not store.submit(tiny(4), "bob").cached, "the cap is per session"
+    finally:
+        store.shutdown()
+
+
+def test_a_killed_worker_fails_only_its_own_run(tmp_path):
+    store = RunStore(tmp_path / "runs", max_workers=2)
+    try:
+        doomed = store.submit(long_run(0), "alice").run_id
+        survivor = store.submit(make_config("a2c", total_steps=60_000, n_envs=4, eval_episodes=0), "bob").run_id
+        queued = store.submit(tiny(5), "carol").run_id
+        wait_for_progress(store, doomed)
+        wait_for_progress(store, survivor)
+        os.kill(store.executor.worker_pids()[doomed], signal.SIGKILL)  # what an out-of-memory kill does
+
+        failed = wait_for(store, doomed, {"failed"})
+        assert "training process died" in failed.error and "out of memory" in failed.error
+        assert wait_for(store, survivor, {"finished"}).env_steps >= 60_000
+        assert wait_for(store, queued, {"finished"}).state == "finished", "a new worker takes the next run"
+    finally:
+        store.shutdown()
+
+
+def test_damaged_run_directories_give_messages_and_are_trained_again(store):
+    run = store.submit(tiny(), "alice")
+    wait_for(store, run.run_id, {"finished"})
+    run_dir = store.run_dir(run.run_id)
+
+    with open(run_dir / "events.jsonl", "a") as events:  # a garbage line is skipped, not fatal
+        events.write("this is not json\n")
+    assert read_events(run_dir)[0], "the good lines still read"
+
+    lines = (run_dir / "events.jsonl").read_text().splitlines()
+    (run_dir / "events.jsonl").write_text("\n".join(lines[: len(lines) // 2]) + "\n")  # cut short
+    damaged = store.status(run.run_id)
+    assert damaged.state == "damaged" and "cut short" in damaged.error
+    assert not store.submit(tiny(), "alice").cached, "a truncated run is not served as cached"
+    wait_for(store, run.run_id, {"finished"})
+
+    (run_dir / "model.pt").unlink()
+    assert "model.pt" in store.status(run.run_id).error
+    (run_dir / "config.json").write_text("{not json")
+    [record] = store.runs()
+    assert record.state == "damaged" and "config.json" in record.problem
+    (run_dir / "status.json").unlink()
+    assert store.status(run.run_id).state == "damaged"
+
+
+def test_a_runs_directory_that_cannot_be_written_says_so(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(RunStoreError, match="cannot be written.*RLVIZ_RUNS_DIR"):
+        RunStore(blocker / "runs", max_workers=1)
 
 
 def test_workers_start_without_rerunning_the_parents_main_script(tmp_path, monkeypatch):
@@ -74,9 +210,58 @@ def test_workers_start_without_rerunning_the_parents_main_script(tmp_path, monke
     monkeypatch.setitem(sys.modules, "__main__", page)
     store = RunStore(tmp_path / "runs", max_workers=2)
     try:
-        run_id, _ = store.submit(make_config("a2c", total_steps=1_000, n_envs=4, eval_episodes=0))
+        run_id = store.submit(tiny(), "alice").run_id
         assert wait_for(store, run_id, {"finished", "failed"}).state == "finished"
     finally:
         store.shutdown()
     assert sys.modules["__main__"] is page, "the parent's __main__ is put back"
     assert not (tmp_path / "ran").exists()
+
+
+def test_the_server_process_never_imports_torch():
+    import subprocess
+
+    code = ("import sys, rlviz.runs, rlviz.feeds, rlviz.rundir, rlviz.ui.run_view, rlviz.compare; "
+            "print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert result.stdout.strip() == "False"
+
+
+def test_workers_exit_when_their_server_dies(tmp_path):
+    import subprocess
+
+    script = f"""
+import sys, time
+sys.path.insert(0, {os.getcwd()!r})
+from rlviz.config import make_config
+from rlviz.runs import RunStore
+store = RunStore({str(tmp_path / 'runs')!r}, max_workers=1)
+run = store.submit(make_config("dqn", total_steps=300_000, eval_episodes=0), "alice")
+while store.status(run.run_id).env_steps == 0:
+    time.sleep(0.05)
+print(store.executor.worker_pids()[run.run_id], flush=True)
+time.sleep(600)
+"""
+    server = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    worker_pid = int(server.stdout.readline())
+    server.kill()  # SIGKILL: no exit handler runs
+    server.wait()
+    deadline = time.monotonic() + 30
+    while _alive(worker_pid):
+        assert time.monotonic() < deadline, "the worker outlived its server"
+        time.sleep(0.05)
+    run_dir = next((tmp_path / "runs").glob("[0-9a-f]*"))
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "running", "it was killed mid-run; a new server reports it as interrupted"
+    assert RunStore(tmp_path / "runs", max_workers=1).status(run_dir.name).state == "interrupted"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by init) counts as gone.
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split()[2] != "Z"

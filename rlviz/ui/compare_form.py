@@ -4,7 +4,6 @@ The statistics live in rlviz.compare and the figure in rlviz.plots; this module 
 widgets and keeps the page's state in ``st.session_state``:
     compare_slots       the configurations being edited (list of Slot)
     comparison          the comparison last started (Comparison): its labels, seeds and run ids
-    compare_curves      one CurveReader per run id, so each poll reads only new events
 Widget keys start with "cmp:"; a slot's widgets carry the slot's id (not its position), so
 removing a slot does not shift the values of the ones after it.
 """
@@ -12,26 +11,28 @@ removing a slot does not shift the values of the ones after it.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
 
-from rlviz.compare import (BANDS, MAX_CONFIGS, MAX_SEEDS, MIN_CONFIGS, X_AXES, CurveReader, EpisodeCurve, ReadyMade,
-                           aggregate_curves, config_labels, episodes_csv, format_summary_table, mean_curves_csv,
-                           same_settings, seed_curves, summary_table)
-from rlviz.config import ALGOS, Config, ConfigError, config_from_dict, make_config
+from rlviz.compare import (BANDS, MAX_CONFIGS, MAX_SEEDS, MIN_CONFIGS, X_AXES, EpisodeCurve, ReadyMade,
+                           aggregate_curves, config_labels, episodes_csv, feed_curve, format_summary_table,
+                           mean_curves_csv, read_curve, same_settings, seed_curves, summary_table)
+from rlviz.config import ALGOS, Config, ConfigError, config_from_dict, make_config, run_label
 from rlviz.envs import ENVS, env_info
 from rlviz.plots import compare_figure
-from rlviz.runs import RunStatus
+from rlviz.feeds import feed
+from rlviz.runs import QueueFull, RunStatus, RunStoreError
 from rlviz.ui.config_form import field_widget
-from rlviz.ui.store import get_store
+from rlviz.ui.store import get_store, session_id
 
 POLL_SECONDS = 1.0
 SLOT_COLORS = ("blue", "orange", "green", "violet", "red")  # Streamlit's names for plots.COMPARE_COLORS
 SLOTS_KEY = "compare_slots"
 COMPARISON_KEY = "comparison"
-CURVES_KEY = "compare_curves"
+PENDING_KEY = "comparison_pending"  # configs (as dicts) of runs not yet submitted
 _NEXT_ID_KEY = "compare_next_slot_id"
 _PAGE_FIELDS = ("seed",)  # set once for the whole comparison, not per configuration
 _AXIS_BUTTONS = {"env_step": "env steps", "wall_seconds": "wall seconds"}
@@ -115,6 +116,27 @@ def add_run(run_id: str) -> None:
     config = get_store().config(run_id)
     overrides = {name: value for name, value in config.to_dict().items() if name not in ("algo", "env_id", "seed")}
     add_slot(config.algo, config.env_id, overrides, label=f"your run {run_id[:6]} ({ALGOS[config.algo].display_name})")
+
+
+def send_runs_to_compare(run_ids: list[str]) -> str | None:
+    """Replace the slots with the distinct settings of ``run_ids`` and the seeds with theirs.
+
+    Returns why it cannot (more distinct settings than Compare holds), or None.
+    """
+    store = get_store()
+    configs = [store.config(run_id) for run_id in run_ids]
+    distinct = {json.dumps({**config.to_dict(), "seed": 0}, sort_keys=True): config for config in configs}
+    if len(distinct) > MAX_CONFIGS:
+        return (f"These runs have {len(distinct)} different settings; Compare holds at most {MAX_CONFIGS}. "
+                "Pick fewer, or runs that differ only by seed.")
+    st.session_state[SLOTS_KEY] = []
+    for config in distinct.values():
+        overrides = {name: value for name, value in config.to_dict().items() if name not in ("algo", "env_id", "seed")}
+        add_slot(config.algo, config.env_id, overrides, label=run_label(config.replace(seed=0)).removesuffix(" · seed 0"))
+    seeds = sorted({config.seed for config in configs})
+    st.session_state["cmp:base_seed"] = seeds[0]
+    st.session_state["cmp:seeds"] = min(MAX_SEEDS, seeds[-1] - seeds[0] + 1)
+    return None
 
 
 def load_ready_made(ready: ReadyMade) -> list[Config]:
@@ -247,21 +269,45 @@ def seeds_form() -> list[int]:
 # --- starting and stopping ------------------------------------------------------------------------
 
 def start_comparison(labels: list[str], configs: list[Config], seeds: list[int]) -> Comparison:
-    """Submit every configuration with every seed to the run store; cached runs are back at once."""
-    store = get_store()
-    run_ids: list[list[str]] = [[] for _ in configs]
-    cached = 0
+    """Submit every configuration with every seed to the run store; cached runs are back at once.
+
+    A session may have only so many runs waiting in the queue (a class shares the workers): the
+    runs beyond that are submitted as earlier ones start (see ``top_up``).
+    """
     # Seed by seed across configurations, so with few workers every configuration makes progress.
-    for seed in seeds:
-        for index, config in enumerate(configs):
-            run_id, was_cached = store.submit(config.replace(seed=seed))
-            run_ids[index].append(run_id)
-            cached += was_cached
-    comparison = Comparison(tuple(labels), tuple(config.env_id for config in configs), tuple(seeds),
-                            tuple(tuple(ids) for ids in run_ids), tuple(config.total_steps for config in configs),
-                            cached)
+    jobs = [config.replace(seed=seed) for seed in seeds for config in configs]
+    run_ids = tuple(tuple(config.replace(seed=seed).run_hash() for seed in seeds) for config in configs)
+    comparison = Comparison(tuple(labels), tuple(config.env_id for config in configs), tuple(seeds), run_ids,
+                            tuple(config.total_steps for config in configs), cached=0)
     st.session_state[COMPARISON_KEY] = comparison
-    return comparison
+    st.session_state[PENDING_KEY] = [config.to_dict() for config in jobs]
+    top_up(comparison)
+    return current_comparison()
+
+
+def top_up(comparison: Comparison) -> None:
+    """Submit the comparison's runs not yet submitted, until this session's queue is full."""
+    pending = st.session_state.get(PENDING_KEY) or []
+    store, sid = get_store(), session_id()
+    cached = 0
+    while pending:
+        try:
+            submission = store.submit(config_from_dict(pending[0]), sid)
+        except QueueFull:
+            break
+        except RunStoreError as error:
+            st.error(str(error))
+            break
+        cached += submission.cached
+        pending.pop(0)
+    st.session_state[PENDING_KEY] = pending
+    if cached:
+        st.session_state[COMPARISON_KEY] = dataclasses.replace(comparison, cached=comparison.cached + cached)
+
+
+def pending_runs() -> int:
+    """How many of the comparison's runs wait to be submitted (this session's queue is full)."""
+    return len(st.session_state.get(PENDING_KEY) or [])
 
 
 def current_comparison() -> Comparison | None:
@@ -272,14 +318,16 @@ def is_running(comparison: Comparison | None) -> bool:
     if comparison is None:
         return False
     store = get_store()
-    return any(not store.status(run_id).done for ids in comparison.run_ids for run_id in ids)
+    return pending_runs() > 0 or any(not store.status(run_id).done for ids in comparison.run_ids for run_id in ids)
 
 
 def stop_comparison(comparison: Comparison) -> None:
-    store = get_store()
+    """This session stops watching every run of the comparison (runs others watch keep training)."""
+    store, sid = get_store(), session_id()
+    st.session_state[PENDING_KEY] = []
     for ids in comparison.run_ids:
         for run_id in ids:
-            store.stop(run_id)
+            store.stop(run_id, sid)
 
 
 # --- the results: live, then final ----------------------------------------------------------------
@@ -315,23 +363,28 @@ def comparison_view(comparison: Comparison, display: Display) -> None:
 
 @st.fragment(run_every=POLL_SECONDS)
 def _live_view(comparison: Comparison, display: Display) -> None:
+    top_up(comparison)
     if not is_running(comparison):
         st.rerun()  # the whole page redraws once as the final view, which does not poll
     _results(comparison, display, live=True)
 
 
 def _curves(comparison: Comparison) -> list[list[EpisodeCurve]]:
+    """Each run's curve from the server's shared feeds (bounded, read incrementally)."""
     store = get_store()
-    readers: dict[str, CurveReader] = st.session_state.setdefault(CURVES_KEY, {})
-    return [[readers.setdefault(run_id, CurveReader()).refresh(store.run_dir(run_id)) for run_id in ids]
-            for ids in comparison.run_ids]
+    return [[feed_curve(feed(store.run_dir(run_id))) for run_id in ids] for ids in comparison.run_ids]
 
 
 def _progress(statuses: list[RunStatus], cached: int) -> None:
+    pending = pending_runs()
+    statuses = statuses[: len(statuses) - pending]  # the pending runs are the last in start order
     states = [status.state for status in statuses]
     done = sum(status.done for status in statuses)
-    total = len(statuses)
+    total = len(statuses) + pending
     parts = [f"{done} of {total} runs done", f"{states.count('running')} running", f"{states.count('queued')} queued"]
+    if pending:
+        parts.append(f"{pending} wait for a place in the queue (at most {get_store().max_queued_per_session} "
+                     "of a student's runs wait at once)")
     if cached:
         parts.append(f"{cached} from the cache")
     training = [status for status in statuses if status.state == "running"]
@@ -349,7 +402,8 @@ def _progress(statuses: list[RunStatus], cached: int) -> None:
 
 def _results(comparison: Comparison, display: Display, live: bool) -> None:
     store = get_store()
-    statuses = [store.status(run_id) for ids in comparison.run_ids for run_id in ids]
+    # In start order (seed by seed across configurations), so the runs still pending come last.
+    statuses = [store.status(ids[seed]) for seed in range(len(comparison.seeds)) for ids in comparison.run_ids]
     _progress(statuses, comparison.cached)
     curves = _curves(comparison)
     labels = list(comparison.labels)
@@ -384,7 +438,9 @@ def _results(comparison: Comparison, display: Display, live: bool) -> None:
         st.caption("The downloads appear when every run is done.")
         return
     left, right, _ = st.columns([1, 1, 2])
-    episodes = episodes_csv(labels, comparison.seeds, comparison.run_ids, curves)
+    # Built on click, from each run's complete episodes.csv (the figure's curves may be thinned).
+    episodes = lambda: episodes_csv(labels, comparison.seeds, comparison.run_ids,  # noqa: E731
+                                    [[read_curve(run_dir) for run_dir in dirs] for dirs in run_dirs])
     left.download_button("Episodes of every run (CSV)", data=episodes,
                          file_name="rlviz-compare-episodes.csv", mime="text/csv", icon=":material/download:",
                          key="cmp:download:episodes", on_click="ignore", width="stretch",

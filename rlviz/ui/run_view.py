@@ -1,19 +1,18 @@
-"""The view of one run: progress, the live reward curve, diagnostics, videos and the download."""
+"""The view of one run: its settings, progress, the live reward curve, diagnostics, videos and the download."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from rlviz.config import Config
+from rlviz.config import Config, ConfigError, changed_fields, format_value, run_label
 from rlviz.envs import env_info
-from rlviz.plots import MAX_POINTS, METRIC_LABELS, diagnostics_figure, reward_curve, thinning_stride
-from rlviz.runs import RunStatus, bundle_zip, read_events
+from rlviz.feeds import RunFeed, feed
+from rlviz.plots import MAX_POINTS, METRIC_LABELS, diagnostics_figure, readable_number, reward_curve, thinning_stride
+from rlviz.runs import RunStatus, bundle_zip
+from rlviz.ui.config_form import load_into_form
 from rlviz.ui.store import get_store
 
 # The live view reruns this often: over once a second for the curve, and each redraw of the
@@ -28,92 +27,109 @@ LIVE_MAX_POINTS = 500
 FIRST_POINTS_WAIT_SECONDS = 0.5
 DQN_METRICS = ("td_loss", "mean_abs_td_error", "q_mean", "epsilon", "grad_norm")
 AC_METRICS = ("actor_loss", "critic_loss", "entropy", "mean_abs_td_error", "value_mean", "grad_norm")
+STATE_NAMES = {"queued": "Queued", "running": "Training", "finished": "Finished", "stopped": "Stopped",
+               "failed": "Failed", "diverged": "Diverged", "interrupted": "Interrupted", "damaged": "Damaged",
+               "running elsewhere": "Training elsewhere", "missing": "Missing"}
 
 
-@dataclass
-class RunEvents:
-    """The events of one run read so far; each poll reads only what was appended since."""
-
-    offset: int = 0
-    episodes: list[dict[str, Any]] = field(default_factory=list)
-    updates: list[dict[str, Any]] = field(default_factory=list)
-    videos: list[dict[str, Any]] = field(default_factory=list)
-    finished: dict[str, Any] | None = None
-
-    def refresh(self, run_dir: Path) -> "RunEvents":
-        events, self.offset = read_events(run_dir, self.offset)
-        for event in events:
-            kind = event["kind"]
-            if kind == "episode":
-                self.episodes.append(event)
-            elif kind == "update":
-                self.updates.append({"env_step": event["env_step"], **event["metrics"]})
-            elif kind == "video":
-                self.videos.append(event)
-            elif kind == "finished":
-                self.finished = event
-        return self
+def state_label(status: RunStatus) -> str:
+    return STATE_NAMES.get(status.state, status.state.capitalize())
 
 
-def run_events(run_id: str, run_dir: Path) -> RunEvents:
-    cache = st.session_state.setdefault("run_events", {})
-    return cache.setdefault(run_id, RunEvents()).refresh(run_dir)
-
-
-def run_panel(run_id: str, cached: bool = False) -> None:
+def run_panel(run_id: str, session: str, cached: bool = False) -> None:
     """Everything about one run; polls while it trains, then shows its results."""
     store = get_store()
     status = store.status(run_id)
     if status.state == "missing":
         st.warning("This run's files are gone (its directory was removed). Train it again.")
         return
-    config = store.config(run_id)
+    try:
+        config = store.config(run_id)
+    except ConfigError as error:
+        st.error(f"This run cannot be shown: {error}. Train it again from the form.", icon=":material/broken_image:")
+        return
+    _settings(config, run_id)
     if status.done:
         _finished_view(run_id, config, status, cached)
     else:
-        _live_view(run_id, config)
+        _live_view(run_id, config, session)
+
+
+def _settings(config: Config, run_id: str) -> None:
+    """The run's name and its settings, the ones that differ from the preset first."""
+    changed = changed_fields(config)
+    st.markdown(f"#### {run_label(config)}")
+    summary = ", ".join(f"{name} = {format_value(name, value)}" for name, value in changed.items())
+    with st.expander(f"Settings: {'changed from the preset: ' + summary if changed else 'the preset'}",
+                     icon=":material/tune:"):
+        order = [*changed, *(name for name in config.to_dict() if name not in changed and name != "algo")]
+        rows = [{"setting": name, "value": format_value(name, getattr(config, name)), "changed": name in changed}
+                for name in order]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                     column_config={"changed": st.column_config.CheckboxColumn("changed from the preset")})
+        st.button("Load these settings into the form", icon=":material/input:", key=f"load:{run_id}",
+                  on_click=load_into_form, args=(config,),
+                  help="The form above takes this run's algorithm, environment and every setting, to train a variant.")
 
 
 @st.fragment(run_every=POLL_SECONDS)
-def _live_view(run_id: str, config: Config) -> None:
+def _live_view(run_id: str, config: Config, session: str) -> None:
     store = get_store()
     status = store.status(run_id)
     if status.done:
         st.rerun()  # the whole page redraws once, as the finished view, and polling stops
-    _progress(status, store.counts())
-    run_dir = store.run_dir(run_id)
-    first_draw = run_id not in st.session_state.get("run_events", {})  # run_events caches each run it reads
-    data = run_events(run_id, run_dir)
-    if first_draw:
+    _progress(status, store.is_watching(run_id, session))
+    run_feed = feed(store.run_dir(run_id))
+    if run_feed.episode_count == 0 and status.state == "running":
         deadline = time.monotonic() + FIRST_POINTS_WAIT_SECONDS
-        while not data.episodes and time.monotonic() < deadline:
+        while run_feed.episode_count == 0 and time.monotonic() < deadline:
             time.sleep(0.02)
-            data.refresh(run_dir)
-    _curve(data, config, run_id, max_points=LIVE_MAX_POINTS)
-    _diagnostics(data, config, run_id)
+            run_feed.refresh()
+    _curve(run_feed, config, run_id, max_points=LIVE_MAX_POINTS)
+    _diagnostics(run_feed, config, run_id)
 
 
-def _progress(status: RunStatus, counts: dict[str, int]) -> None:
+def _progress(status: RunStatus, watching: bool) -> None:
+    others = status.watchers - (1 if watching else 0)
+    if not watching:
+        st.info(f"You stopped watching this run. It keeps training because {others} other session"
+                f"{'s watch' if others != 1 else ' watches'} it; its result will be in the Runs library.",
+                icon=":material/group:")
+    elif others > 0:
+        st.caption(f":material/group: Shared: also watched by {others} other session{'s' if others > 1 else ''}. "
+                   "Your Stop only stops it for you while someone else still watches.")
     if status.state == "queued":
-        position = f"position {status.queue_position}" if status.queue_position else "waiting"
-        st.progress(0.0, text=f"Queued ({position}): all {counts['running']} workers are busy; it starts when one is free.")
+        wait = f", about {_duration(status.wait_seconds)} to wait" if status.wait_seconds is not None else ""
+        position = f"number {status.queue_position} in the queue" if status.queue_position else "waiting"
+        st.progress(0.0, text=f"Queued: {position}{wait}. Every worker is busy; queued runs start in turn, "
+                              "one per student at a time.")
         return
-    eta = f"ETA {status.eta_seconds:,.0f} s" if status.eta_seconds is not None else "starting…"
+    eta = f"ETA {_duration(status.eta_seconds)}" if status.eta_seconds is not None else "starting…"
     mean = f" · last-100 mean {status.last_100_mean:.1f}" if status.last_100_mean is not None else ""
-    st.progress(status.progress, text=f"Training: {status.env_steps:,} / {status.total_steps:,} env steps · "
+    where = f" · {status.where}" if status.where else ""
+    st.progress(status.progress, text=f"Training{where}: {status.env_steps:,} / {status.total_steps:,} env steps · "
                                       f"{status.steps_per_second:,.0f} steps/s · {eta}{mean}")
 
 
-def _curve(data: RunEvents, config: Config, run_id: str, max_points: int = MAX_POINTS) -> None:
-    episodes = pd.DataFrame(data.episodes, columns=["env_step", "episode_return"])
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min"
+
+
+def _curve(run_feed: RunFeed, config: Config, run_id: str, max_points: int = MAX_POINTS) -> None:
+    table = run_feed.episode_table()
+    episodes = pd.DataFrame({name: table[name] for name in ("env_step", "episode_return", "mean_return")})
     threshold = env_info(config.env_id).solve_threshold
     st.plotly_chart(reward_curve(episodes, threshold, max_points=max_points), width="stretch", key=f"curve:{run_id}")
-    stride = thinning_stride(len(episodes), max_points)
-    if not data.episodes:
+    stride = thinning_stride(len(episodes), max_points) * run_feed.episode_stride
+    if not len(episodes):
         st.caption("The curve gains a point each time an episode ends.")
     elif stride > 1:
-        st.caption(f"{len(episodes):,} episodes: the dots show every {_ordinal(stride)} one, to keep the chart quick to draw; "
-                   f"the mean line averages all of them.")
+        st.caption(f"{run_feed.episode_count:,} episodes: the dots show every {_ordinal(stride)} one, to keep the "
+                   "chart quick to draw; the mean line averages all of them.")
 
 
 def _ordinal(n: int) -> str:
@@ -121,7 +137,7 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _diagnostics(data: RunEvents, config: Config, run_id: str) -> None:
+def _diagnostics(run_feed: RunFeed, config: Config, run_id: str) -> None:
     metrics = DQN_METRICS if config.algo == "dqn" else AC_METRICS
     # on_change="rerun" makes the expander report whether it is open: its charts are built and sent
     # only then, not on every poll of a live run nobody is looking at.
@@ -129,43 +145,52 @@ def _diagnostics(data: RunEvents, config: Config, run_id: str) -> None:
     if not panel.open:
         return
     with panel:
-        if not data.updates:
+        updates = run_feed.update_table()
+        if not updates:
             st.caption("No update yet: the learner has not started (DQN waits for learning_starts steps).")
             return
-        latest = data.updates[-1]
+        latest = run_feed.latest_metrics
         tiles = st.columns(len(metrics))
         for tile, name in zip(tiles, metrics):
             if name in latest:
-                tile.metric(METRIC_LABELS[name], f"{latest[name]:.4g}")
-        st.plotly_chart(diagnostics_figure(pd.DataFrame(data.updates), metrics), width="stretch", key=f"diag:{run_id}")
+                tile.metric(METRIC_LABELS[name], readable_number(latest[name]))
+        st.plotly_chart(diagnostics_figure(pd.DataFrame(updates), metrics), width="stretch", key=f"diag:{run_id}")
 
 
 def _finished_view(run_id: str, config: Config, status: RunStatus, cached: bool) -> None:
     store = get_store()
     run_dir = store.run_dir(run_id)
-    data = run_events(run_id, run_dir)
+    run_feed = feed(run_dir)
     if status.state == "failed":
-        st.error(f"Training failed: {status.error}")
+        st.error(f"Training failed: {status.error}", icon=":material/error:")
+    elif status.state == "diverged":
+        st.error(f"**Diverged.** {status.error}", icon=":material/trending_up:")
     elif status.state == "interrupted":
         st.warning("This run was interrupted when the app restarted. Press Train to run it again.")
+    elif status.state == "damaged":
+        st.warning(f"This run's files are damaged: {status.error}. Press Train with the same settings to train it "
+                   "again.", icon=":material/broken_image:")
+    elif status.state == "running elsewhere":
+        st.info("Another process is writing this run (a server that was restarted?). Its results appear when it ends.")
     elif status.state == "stopped":
         st.info(f"Stopped at step {status.env_steps:,} of {status.total_steps:,}. Stopped runs are not cached.")
-    finished = data.finished
+    finished = run_feed.finished if status.state in ("finished", "stopped", "diverged") else None
     if finished is not None:
         badge = " · :green-badge[cached: trained before, loaded from disk]" if cached else ""
-        st.markdown(f"**{status.state.capitalize()}** in {finished['wall_seconds']:.1f} s "
+        st.markdown(f"**{state_label(status)}** in {finished['wall_seconds']:.1f} s "
                     f"({finished['steps_per_second']:,.0f} steps/s){badge}")
         tiles = st.columns(4)
         solved = finished["solved_at_step"]
         tiles[0].metric("Solved at step", f"{solved:,}" if solved is not None else "not solved")
         final_mean = finished["final_mean_return"]
-        tiles[1].metric("Mean of last 100 episodes", f"{final_mean:.1f}" if final_mean is not None else "-")
+        tiles[1].metric("Mean of last 100 episodes", readable_number(final_mean) if final_mean is not None else "-")
         eval_mean = finished["eval_mean_return"]
-        tiles[2].metric(f"Greedy evaluation ({config.eval_episodes} episodes)", f"{eval_mean:.1f}" if eval_mean is not None else "-")
+        tiles[2].metric(f"Greedy evaluation ({config.eval_episodes} episodes)",
+                        readable_number(eval_mean) if eval_mean is not None else "-")
         tiles[3].metric("Episodes", f"{finished['episodes']:,}")
-    _curve(data, config, run_id)
-    _videos(data)
-    _diagnostics(data, config, run_id)
+    _curve(run_feed, config, run_id)
+    _videos(run_feed)
+    _diagnostics(run_feed, config, run_id)
     if finished is not None:
         # A callable: the zip is built when the student clicks, not on every rerun of the page.
         st.download_button("Download this run (.zip)", data=lambda: bundle_zip(run_dir), file_name=f"rlviz-{config.algo}-"
@@ -173,12 +198,12 @@ def _finished_view(run_id: str, config: Config, status: RunStatus, cached: bool)
                            icon=":material/download:", key=f"download:{run_id}", on_click="ignore")
 
 
-def _videos(data: RunEvents) -> None:
-    if not data.videos:
+def _videos(run_feed: RunFeed) -> None:
+    if not run_feed.videos:
         return
     st.subheader("The greedy policy through training")
-    columns = st.columns(len(data.videos))
-    for column, video in zip(columns, data.videos):
+    columns = st.columns(len(run_feed.videos))
+    for column, video in zip(columns, run_feed.videos):
         with column:
             st.video(video["path"])
             st.caption(f"{video['label']}: return {video['episode_return']:.1f} over {video['length']} steps")

@@ -1,0 +1,239 @@
+"""Executors: where the run store's runs train. The store decides *which* run starts *when*; an
+executor only runs what it is handed, reports how each job ended, and stops one on request.
+
+    LocalExecutor   worker processes on this machine (the default)
+
+A fault stays in its job: a worker that dies (an out-of-memory kill, a crash in native code)
+fails only the run it was training, and a new worker takes its place for the next one.
+Nothing here imports torch; the workers do.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import multiprocessing
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+import types
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, Iterator, Protocol
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run to train: its id, its config (``Config.to_dict()``) and the directory to write."""
+
+    run_id: str
+    config: dict[str, Any]
+    run_dir: str
+
+
+@dataclass(frozen=True)
+class JobEnded:
+    """How a job ended: ``error`` is None when the run wrote its own final state (finished,
+    stopped, diverged or failed with a traceback), else what happened to its process."""
+
+    run_id: str
+    error: str | None = None
+
+
+class Executor(Protocol):
+    """What the run store needs from an executor."""
+
+    slots: int  # how many jobs can train at once
+
+    def start(self, job: Job) -> None:
+        """Start ``job`` now; the store calls this only while fewer than ``slots`` jobs run."""
+
+    def stop(self, run_id: str) -> None:
+        """Ask a running job to stop; it ends after its current episode."""
+
+    def poll(self) -> list[JobEnded]:
+        """The jobs that ended since the last poll."""
+
+    def running(self) -> set[str]:
+        """The run ids of the jobs training now."""
+
+    def where(self, run_id: str) -> str:
+        """Where a job trains, for the page ("on this server")."""
+
+    def shutdown(self) -> None:
+        """End every job and worker now."""
+
+
+# --- the local executor ---------------------------------------------------------------------------
+
+IDLE_WORKER_SECONDS = 600.0  # an idle worker exits after this long: its memory goes back to the server
+
+
+def _signal_name(exitcode: int | None) -> str:
+    if exitcode is None or exitcode >= 0:
+        return f"exit code {exitcode}"
+    try:
+        return signal.Signals(-exitcode).name
+    except ValueError:
+        return f"signal {-exitcode}"
+
+
+def death_message(exitcode: int | None) -> str:
+    """What the page says when a worker died under a run."""
+    if exitcode == -signal.SIGKILL:
+        return "the training process died (killed by SIGKILL: out of memory?)"
+    return f"the training process died ({_signal_name(exitcode)})"
+
+
+def _worker_main(conn: Connection) -> None:
+    """A worker process: trains the jobs the parent sends, one at a time.
+
+    A listener thread takes messages ("run", "stop") from the parent. When the parent dies, the
+    pipe closes and the worker exits at once, so no orphan goes on writing a run directory.
+    """
+    jobs: queue.Queue[Job] = queue.Queue()
+    stops: set[str] = set()  # run ids asked to stop; a stop may arrive before its job is picked up
+
+    def listen() -> None:
+        try:
+            while True:
+                kind, payload = conn.recv()
+                if kind == "run":
+                    stops.discard(payload.run_id)  # a late stop for an earlier attempt of the same run
+                    jobs.put(payload)
+                elif kind == "stop":
+                    stops.add(payload)
+        except (EOFError, OSError):
+            os._exit(0)  # the server is gone
+
+    threading.Thread(target=listen, daemon=True, name="rlviz-listener").start()
+    from rlviz.runs import execute_run  # torch is imported here, in the worker, never in the server
+
+    while True:
+        job = jobs.get()
+        execute_run(job.config, job.run_dir, stop_requested=lambda: job.run_id in stops)
+        stops.discard(job.run_id)
+        conn.send(("ended", job.run_id))
+
+
+@contextlib.contextmanager
+def main_script_hidden() -> Iterator[None]:
+    """A spawned process first re-runs the parent's ``__main__`` file. Under Streamlit that is the
+    app's script (the script runner installs each run as ``__main__``), under AppTest a temporary
+    file that may be gone: workers would import Streamlit and run a page, or fail to start. They
+    need only rlviz, so a bare ``__main__`` stands in while they start."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+@dataclass
+class _Worker:
+    process: multiprocessing.Process
+    conn: Connection
+    run_id: str | None = None
+    idle_since: float = 0.0
+
+
+class LocalExecutor:
+    """Worker processes on this machine, started on first need, one job each at a time.
+
+    Workers are spawned (not forked: the server has threads) and kept for the next job; one that
+    stays idle for IDLE_WORKER_SECONDS exits, so an idle server holds no worker's memory.
+    """
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self._workers: list[_Worker] = []
+        self._ended: list[JobEnded] = []
+        self._lock = threading.Lock()
+        self._context = multiprocessing.get_context("spawn")
+        atexit.register(self.shutdown)  # runs before multiprocessing's own exit handler joins children
+
+    def _spawn(self) -> _Worker:
+        parent_end, child_end = self._context.Pipe()
+        process = self._context.Process(target=_worker_main, args=(child_end,), daemon=True, name="rlviz-worker")
+        with main_script_hidden():
+            process.start()
+        child_end.close()  # only the worker holds it now: its end closes when the worker dies
+        return _Worker(process, parent_end, idle_since=time.monotonic())
+
+    def start(self, job: Job) -> None:
+        with self._lock:
+            self._reap()
+            idle = [worker for worker in self._workers if worker.run_id is None]
+            if idle:
+                worker = idle[0]
+            else:
+                if len(self._workers) >= self.slots:
+                    raise RuntimeError("no free worker: the store started more jobs than slots")
+                worker = self._spawn()
+                self._workers.append(worker)
+            worker.run_id = job.run_id
+            try:
+                worker.conn.send(("run", job))
+            except OSError:  # it died between the reap and now
+                self._ended.append(JobEnded(job.run_id, death_message(worker.process.exitcode)))
+                worker.run_id = None
+
+    def stop(self, run_id: str) -> None:
+        with self._lock:
+            for worker in self._workers:
+                if worker.run_id == run_id:
+                    with contextlib.suppress(OSError):
+                        worker.conn.send(("stop", run_id))
+
+    def poll(self) -> list[JobEnded]:
+        with self._lock:
+            self._reap()
+            ended, self._ended = self._ended, []
+        return ended
+
+    def _reap(self) -> None:
+        """Collect finished jobs, fail the jobs of dead workers, retire long-idle workers."""
+        now = time.monotonic()
+        alive = []
+        for worker in self._workers:
+            with contextlib.suppress(EOFError, OSError):
+                while worker.conn.poll():
+                    kind, run_id = worker.conn.recv()
+                    if kind == "ended" and run_id == worker.run_id:
+                        self._ended.append(JobEnded(run_id))
+                        worker.run_id, worker.idle_since = None, now
+            if not worker.process.is_alive():
+                if worker.run_id is not None:
+                    self._ended.append(JobEnded(worker.run_id, death_message(worker.process.exitcode)))
+                worker.conn.close()
+                continue
+            if worker.run_id is None and now - worker.idle_since > IDLE_WORKER_SECONDS:
+                worker.conn.close()  # the worker sees the pipe close and exits
+                continue
+            alive.append(worker)
+        self._workers = alive
+
+    def running(self) -> set[str]:
+        with self._lock:
+            return {worker.run_id for worker in self._workers if worker.run_id is not None}
+
+    def worker_pids(self) -> dict[str, int]:
+        """The process id training each running job (tests kill one to check a fault stays in its run)."""
+        with self._lock:
+            return {worker.run_id: worker.process.pid for worker in self._workers if worker.run_id is not None}
+
+    def where(self, run_id: str) -> str:
+        return "on this server"
+
+    def shutdown(self) -> None:
+        with self._lock:
+            workers, self._workers = self._workers, []
+        for worker in workers:
+            if worker.process.is_alive():
+                worker.process.kill()
+            worker.process.join(timeout=5)
+            worker.conn.close()
