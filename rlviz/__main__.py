@@ -13,6 +13,10 @@ from typing import NoReturn, TextIO
 
 from rlviz.config import ALGOS, ConfigError, field_spec, make_config, parse_value
 from rlviz.envs import ENVS
+from rlviz.rundir import RunDirError, looks_like_run_dir
+
+# Config fields that have their own option: ``--set`` on them would contradict that option.
+SET_BY_OPTION = {"algo": "--algo", "env_id": "--env"}
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -37,8 +41,36 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train one agent and write its run directory")
     add_config_arguments(train)
     train.add_argument("--video", action="store_true", help="record greedy episodes at 0, 25, 50 and 100%% of training")
-    train.add_argument("--out", required=True, type=Path, help="run directory to write")
+    train.add_argument("--out", required=True, type=_nonempty_path,
+                       help="run directory to write: a new or empty directory, or an earlier run's (its files are replaced)")
     return parser
+
+
+def _nonempty_path(text: str) -> Path:
+    """``--out``'s value as a path; an empty one is refused (``Path("")`` would quietly mean ".")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return Path(text)
+
+
+def check_out_dir(out: Path) -> None:
+    """Raise ConfigError unless ``out`` may hold a run: a new or empty directory, or an earlier run's.
+
+    Writing a run removes an earlier run's files there, so a filesystem root, the home directory
+    and any other directory with files of its own are refused.
+    """
+    resolved = out.resolve()
+    if resolved.parent == resolved or resolved == Path.home().resolve():
+        raise ConfigError(f"--out {out} is {'a filesystem root' if resolved.parent == resolved else 'your home directory'}: "
+                          "choose a directory for this run, e.g. runs/a2c")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a directory")
+    try:
+        has_files = out.is_dir() and any(out.iterdir())
+    except OSError as error:
+        raise ConfigError(f"--out {out} cannot be read: {error.strerror or error}") from None
+    if has_files and not looks_like_run_dir(out):
+        raise ConfigError(f"--out {out} is a directory with other files in it, not an rlviz run: choose a new or empty directory")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -46,9 +78,12 @@ def config_from_args(args: argparse.Namespace):
     overrides = {}
     for item in args.set:
         name, sep, text = item.partition("=")
+        name = name.strip()
         if not sep or not name:
             raise ConfigError(f"--set expects NAME=VALUE, got {item!r}")
-        overrides[name.strip()] = parse_value(field_spec(config_class, name.strip()), text)
+        if name in SET_BY_OPTION:
+            raise ConfigError(f"--set cannot change {name}: use {SET_BY_OPTION[name]} {text.strip() or '...'}")
+        overrides[name] = parse_value(field_spec(config_class, name), text)
     if args.seed is not None:
         overrides["seed"] = args.seed
     if args.total_steps is not None:
@@ -96,13 +131,13 @@ class ProgressBar:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from rlviz.runs import write_run
-    from rlviz.trainer import EpisodeEnded, Finished, Updated, train
-
     config = config_from_args(args)
     out: Path = args.out
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} exists and is not a directory")
+    check_out_dir(out)
+    # Imported once the input is known to be good: torch takes seconds to load, a refusal should not.
+    from rlviz.rundir import write_run
+    from rlviz.trainer import EpisodeEnded, Finished, Updated, train
+
     progress = ProgressBar(config.total_steps)
     video_dir = out / "videos" if args.video else None
     for event in write_run(config, out, train(config, video_dir=video_dir)):
@@ -112,12 +147,15 @@ def run_train(args: argparse.Namespace) -> int:
             progress.update(event.env_step)
         elif isinstance(event, Finished):
             progress.update(event.env_steps, final=True)
-            solved = f"solved at step {event.solved_at_step:,}" if event.solved_at_step is not None else "not solved"
-            final_mean = f"{event.final_mean_return:.1f}" if event.final_mean_return is not None else "-"
-            eval_mean = f"{event.eval_mean_return:.1f}" if event.eval_mean_return is not None else "-"
-            print(f"{config.algo} on {config.env_id}, seed {config.seed}: {solved}; last-100 mean {final_mean}; "
-                  f"greedy eval {eval_mean}; {event.env_steps:,} steps in {event.wall_seconds:.1f} s "
-                  f"({event.steps_per_second:,.0f} steps/s). Wrote {out}")
+            if event.diverged is not None:  # an outcome, not an error: the run directory is written
+                outcome = event.diverged
+            else:
+                solved = f"solved at step {event.solved_at_step:,}" if event.solved_at_step is not None else "not solved"
+                final_mean = f"{event.final_mean_return:.1f}" if event.final_mean_return is not None else "-"
+                eval_mean = f"{event.eval_mean_return:.1f}" if event.eval_mean_return is not None else "-"
+                outcome = (f"{solved}; last-100 mean {final_mean}; greedy eval {eval_mean}; {event.env_steps:,} steps "
+                           f"in {event.wall_seconds:.1f} s ({event.steps_per_second:,.0f} steps/s).")
+            print(f"{config.algo} on {config.env_id}, seed {config.seed}: {outcome} Wrote {out}")
     return 0
 
 
@@ -126,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return run_train(args)
-    except ConfigError as error:
+    except (ConfigError, RunDirError) as error:  # both carry a one-line message
         print(f"rlviz: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -24,6 +24,7 @@ class EnvInfo:
     solve_threshold: float  # mean return of the last SOLVE_WINDOW training episodes that counts as solved
     max_episode_steps: int
     description: str
+    return_bound: float  # episode returns stay within +- this: a value estimate far beyond it has diverged
 
 
 ENVS: dict[str, EnvInfo] = {
@@ -33,6 +34,7 @@ ENVS: dict[str, EnvInfo] = {
         475.0,
         500,
         "Balance a pole on a cart by pushing left or right. +1 per step, at most 500 steps.",
+        return_bound=500.0,  # +1 per step for at most 500 steps
     ),
     "LunarLander-v3": EnvInfo(
         "LunarLander-v3",
@@ -40,6 +42,9 @@ ENVS: dict[str, EnvInfo] = {
         200.0,
         1000,
         "Land between the flags with four discrete engine actions. 200 or more is a good landing.",
+        # Returns lie within about [-1000, 400]: a landing pays a few hundred at most, while a lander
+        # that flips, flies off or burns fuel for its 1000 steps can lose about a thousand.
+        return_bound=1000.0,
     ),
 }
 

@@ -28,6 +28,30 @@ METRIC_LABELS = {
 }
 
 
+def readable_number(value: float) -> str:
+    """``value`` in at most about 7 characters, for a metric tile.
+
+    Four significant digits from 0.001 to 1,000 (0.0123, 123.5), whole numbers with thousands
+    separators below a million (12,346), two significant digits with a bare exponent beyond
+    (9.6e23, -3.2e-7); "∞", "-∞" and "NaN" for the values a diverged run reports.
+    """
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    if value == 0:
+        return "0"  # also for -0.0
+    magnitude = abs(value)
+    if magnitude >= 1e-3:
+        four_digits = f"{value:.4g}"
+        if abs(float(four_digits)) < 1_000:  # 999.96 rounds up to 1000: that one gets a separator below
+            return four_digits
+        if round(magnitude) < 1_000_000:
+            return f"{value:,.0f}"
+    mantissa, _, exponent = f"{value:.1e}".partition("e")
+    return f"{mantissa.removesuffix('.0')}e{int(exponent)}"
+
+
 def thinning_stride(n_episodes: int, max_points: int = MAX_POINTS) -> int:
     """The reward curve shows every k-th of ``n_episodes`` episodes; this is k."""
     return max(1, math.ceil(n_episodes / max_points))

@@ -7,6 +7,7 @@ consumes these events; none of them steps an environment itself.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -19,11 +20,32 @@ from threadpoolctl import threadpool_limits
 
 from rlviz.agents import Agent, load_agent, make_agent
 from rlviz.buffers import Transition
-from rlviz.config import Config
+from rlviz.config import Config, make_config
 from rlviz.envs import SOLVE_WINDOW, env_info, make_env, make_vector_env
 from rlviz.video import record_episode
 
 VIDEO_FRACTIONS = (0.0, 0.25, 0.5, 1.0)  # of total_steps; the last is recorded after training
+
+# A run has diverged when its mean value estimate (in the env's reward units) passes this many times
+# the largest |return| the env can pay. A critic that is learning may overshoot the bound early on,
+# by far less than 10x; a diverging one grows geometrically, so a larger factor would only end the
+# run a few updates later.
+DIVERGENCE_FACTOR = 10.0
+# From here on the horizon 1/(1 - gamma) is 200+ steps, so a value bootstraps on a long chain of its
+# own estimates and their errors compound: worth naming when the values blew up.
+GAMMA_NEAR_ONE = 0.995
+# What a student reads for each metric an agent reports, in the order a divergence message names them.
+METRIC_WORDS = {
+    "value_mean": "the critic's values",
+    "q_mean": "the Q-values",
+    "critic_loss": "the critic's loss",
+    "td_loss": "the TD loss",
+    "actor_loss": "the actor's loss",
+    "grad_norm": "the gradient norm",
+    "mean_abs_td_error": "the TD error",
+    "entropy": "the policy's entropy",
+}
+VALUE_METRICS = ("value_mean", "q_mean")  # V(s) for actor-critics, Q(s, a) for DQN; in scaled reward units
 
 
 @dataclass(frozen=True)
@@ -72,6 +94,7 @@ class Finished:
     eval_mean_return: float | None
     stopped: bool  # ended early by a stop request
     state_dict: dict[str, Any] = field(repr=False, compare=False)  # the trained weights
+    diverged: str | None = None  # why the run was ended as diverged (see ``divergence_message``)
 
 
 Event = Union[EpisodeEnded, Updated, VideoRecorded, Finished]
@@ -89,6 +112,61 @@ def metrics_interval(total_steps: int) -> int:
     return int(np.clip(total_steps // 200, 100, 2_000))
 
 
+def divergence_message(config: Config, env_step: int, metrics: dict[str, float]) -> str | None:
+    """Why the update that reported ``metrics`` at ``env_step`` shows the run has diverged, or None if it has not.
+
+    Diverged: a metric is NaN or infinite, or the mean value estimate divided by the reward scale
+    passes DIVERGENCE_FACTOR times the env's return bound. The message (two sentences, for a
+    student) names the step, what blew up and the setting to change. It runs after every update,
+    so the common case is a few float comparisons.
+    """
+    non_finite = [name for name, value in metrics.items() if not math.isfinite(value)]
+    value_name = next((name for name in VALUE_METRICS if name in metrics), None)
+    reward_scale: float | None = getattr(config, "reward_scale", None)  # only actor-critics scale rewards
+    bound = env_info(config.env_id).return_bound
+    value = 0.0 if value_name is None else metrics[value_name] / (1.0 if reward_scale is None else reward_scale)
+    value_too_big = math.isfinite(value) and abs(value) > DIVERGENCE_FACTOR * bound
+    if not non_finite and not value_too_big:
+        return None
+
+    # Once one number breaks, most follow: name the three that tell most (METRIC_WORDS' order).
+    named = ([name for name in METRIC_WORDS if name in non_finite] + sorted(set(non_finite) - set(METRIC_WORDS)))[:3]
+    became_infinite = [METRIC_WORDS.get(name, name) for name in named if not math.isnan(metrics[name])]
+    became_nan = [METRIC_WORDS.get(name, name) for name in named if math.isnan(metrics[name])]
+    what = []
+    if value_too_big:
+        what.append(f"{METRIC_WORDS[value_name]} reached {_compact(value)} ({config.env_id}'s returns stay within ±{bound:,.0f})")
+    if became_infinite:
+        what.append(f"{_and_list(became_infinite)} became infinite")
+    if became_nan:
+        what.append(f"{_and_list(became_nan)} became NaN")
+
+    preset_learning_rate = make_config(config.algo, config.env_id).learning_rate
+    if preset_learning_rate < config.learning_rate:
+        remedies = [f"try the preset's {_compact(preset_learning_rate)} or lower"]
+    else:
+        remedies = [f"try {_compact(config.learning_rate / 10)} or lower"]
+    if reward_scale is not None:
+        remedies.append(f"a smaller reward scale (now {_compact(reward_scale)})")
+    if config.gamma >= GAMMA_NEAR_ONE and (value_too_big or value_name in non_finite):
+        remedies.append(f"a gamma further from 1 (now {config.gamma:g})")
+    return (f"Diverged at step {env_step:,}: {_and_list(what)}. "
+            f"The learning rate ({_compact(config.learning_rate)}) is likely too high; {', or '.join(remedies)}.")
+
+
+def _compact(value: float) -> str:
+    """``value`` for a sentence: 6,012 up to a million, else two significant digits (6.1e11, 0.003, 1e-5)."""
+    if 1 <= abs(value) < 1e6:
+        return f"{value:,.0f}"
+    mantissa, _, exponent = f"{value:.2g}".partition("e")
+    return f"{mantissa}e{int(exponent)}" if exponent else mantissa
+
+
+def _and_list(items: list[str]) -> str:
+    """``items`` as English: "a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def train(
     config: Config,
     *,
@@ -97,9 +175,12 @@ def train(
 ) -> Iterator[Event]:
     """Train ``config`` and yield its events, ending with one ``Finished``.
 
-    ``stop_requested`` is polled whenever an episode ends. With ``video_dir``, a greedy episode is
-    recorded there for each of VIDEO_FRACTIONS of training: the weights are copied at each checkpoint
-    and the videos encoded after training, so recording never holds up the live curve.
+    ``stop_requested`` is polled whenever an episode ends. After every update the agent's metrics are
+    checked (``divergence_message``): a diverged run ends at once, with ``Finished.diverged`` saying
+    why and no greedy evaluation. With ``video_dir``, a greedy episode is recorded there for each of
+    VIDEO_FRACTIONS of training reached: the weights are copied at each checkpoint and the videos
+    encoded after training, so recording never holds up the live curve. The last video shows the
+    final weights, a diverged run's too: what its broken policy does is worth seeing.
     """
     # Small networks run fastest on one thread, and one thread keeps results independent of the core count.
     # Acting runs in numpy, so its BLAS gets the same limit: on busy cores (parallel runs, a shared host)
@@ -123,6 +204,7 @@ def train(
     recent_returns: deque[float] = deque(maxlen=SOLVE_WINDOW)
     solved_at_step: int | None = None
     stopped = False
+    diverged: str | None = None
     metric_sums: dict[str, float] = {}
     metric_count = 0
     interval = metrics_interval(config.total_steps)
@@ -148,7 +230,10 @@ def train(
             metric_count += 1
             for name, value in metrics.items():
                 metric_sums[name] = metric_sums.get(name, 0.0) + value
-        if env_step >= next_metrics_step and metric_count:
+            diverged = divergence_message(config, env_step, metrics)
+            if diverged is not None:
+                break
+        if (env_step >= next_metrics_step or diverged is not None) and metric_count:  # a diverged run shows its last update
             next_metrics_step = env_step + interval
             mean_metrics = {name: total / metric_count for name, total in metric_sums.items()}
             yield Updated(env_step, updates, time.perf_counter() - start, mean_metrics)
@@ -171,6 +256,8 @@ def train(
         autoreset = terminated | truncated
         obs = next_obs
 
+        if diverged is not None:
+            break
         if ended.any():
             if config.stop_when_solved and solved_at_step is not None:
                 break
@@ -184,7 +271,9 @@ def train(
         for snapshot_step, weights in snapshots:
             yield _record(load_agent(config, weights), config, video_dir, snapshot_step)
         yield _record(agent, config, video_dir, env_step)
-    eval_mean = evaluate(agent, config.env_id, config.eval_episodes, seed=config.seed + 1_000_000) if not stopped else None
+    # A stopped run is unfinished and a diverged one's weights are broken: neither gets a greedy evaluation.
+    evaluated = not stopped and diverged is None
+    eval_mean = evaluate(agent, config.env_id, config.eval_episodes, seed=config.seed + 1_000_000) if evaluated else None
     yield Finished(
         env_steps=env_step,
         episodes=episodes,
@@ -195,6 +284,7 @@ def train(
         eval_mean_return=eval_mean,
         stopped=stopped,
         state_dict=agent.state_dict(),
+        diverged=diverged,
     )
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlviz.plots import MAX_POINTS, reward_curve
+from rlviz.plots import MAX_POINTS, readable_number, reward_curve
 from rlviz.ui.run_view import LIVE_MAX_POINTS
 
 
@@ -28,3 +28,16 @@ def test_a_short_run_shows_every_episode():
     dots, mean_line = reward_curve(episodes, None).data
     assert list(dots.y) == [10.0, 20.0, 15.0]
     assert list(mean_line.y) == [10.0, 15.0, 15.0]
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (0.0123, "0.0123"), (123.456, "123.5"), (1.0, "1"), (0.0, "0"), (999.96, "1,000"), (12345.6, "12,346"),
+        (-12345.6, "-12,346"), (1_234_567.0, "1.2e6"), (9.606e23, "9.6e23"), (1e10, "1e10"), (-3.2e-7, "-3.2e-7"),
+        (float("inf"), "∞"), (float("-inf"), "-∞"), (float("nan"), "NaN"),
+    ],
+)
+def test_readable_number_fits_a_metric_tile(value, text):
+    assert readable_number(value) == text
+    assert len(text) <= 7

@@ -8,12 +8,13 @@ import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from rlviz.config import ALGOS, make_config
-from rlviz.trainer import EpisodeEnded, Finished, Updated, train
+from rlviz.trainer import DIVERGENCE_FACTOR, EpisodeEnded, Finished, Updated, divergence_message, train
 
 
 def _run(config):
+    """The events of a run that must not diverge: every config here is a sound one."""
     events = list(train(config))
-    assert isinstance(events[-1], Finished)
+    assert isinstance(events[-1], Finished) and events[-1].diverged is None, events[-1].diverged
     return events
 
 
@@ -122,3 +123,54 @@ def test_learners_never_see_an_autoreset_observation_as_next_obs(monkeypatch):
     episode_ends = sum(int(((step.terminated | step.truncated) & step.valid).sum()) for step in seen)
     assert episode_ends - 3 <= len(reset_obs) <= episode_ends  # the last ends may have no reset step yet
     assert ((np.abs(reset_obs[:, 0]) > 2.4) | (np.abs(reset_obs[:, 2]) > 0.2094)).all()
+
+
+def test_a_diverging_run_ends_at_once_as_diverged_and_names_the_learning_rate():
+    # Adam steps of 0.1 on raw CartPole rewards blow the critic up within a few dozen steps.
+    config = make_config("a2c-1step", learning_rate=0.1, reward_scale=1.0, total_steps=100_000)
+    events = list(train(config))
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.diverged is not None
+    assert 0 < finished.env_steps < 1_000
+    assert f"Diverged at step {finished.env_steps:,}" in finished.diverged
+    assert "learning rate (0.1)" in finished.diverged and "reward scale (now 1)" in finished.diverged
+    assert finished.eval_mean_return is None and not finished.stopped  # broken weights get no greedy evaluation
+    # The update that diverged is reported, so the diagnostics show the blow-up.
+    assert [e for e in events if isinstance(e, Updated)][-1].env_step == finished.env_steps
+
+
+NAN, INF = float("nan"), float("inf")
+SOUND_AC_METRICS = dict(actor_loss=0.1, critic_loss=0.5, entropy=0.6, mean_abs_td_error=0.3, value_mean=0.4, grad_norm=2.0)
+
+
+@pytest.mark.parametrize(
+    "config, metrics, says, not_said",
+    [
+        (make_config("dqn"), dict(td_loss=NAN, mean_abs_td_error=1.0, q_mean=3.0, grad_norm=1.0, epsilon=0.5),
+         ["the TD loss became NaN", "learning rate (0.0001)", "try 1e-5 or lower"], ["reward scale", "gamma"]),
+        (make_config("a2c"), {**SOUND_AC_METRICS, "grad_norm": INF},
+         ["the gradient norm became infinite", "learning rate", "reward scale (now 1)"], ["NaN", "gamma"]),
+        # reward_scale 0.01: a mean V of 60 is 6,000 in CartPole's units, past 10 x 500.
+        (make_config("td-ac"), {**SOUND_AC_METRICS, "value_mean": 60.0},
+         ["the critic's values reached 6,000", "±500", "learning rate (0.0002)", "reward scale (now 0.01)"], ["gamma"]),
+        (make_config("a2c", "LunarLander-v3", learning_rate=0.01), {**SOUND_AC_METRICS, "value_mean": 6.1e11},
+         ["the critic's values reached 6.1e11", "±1,000", "try the preset's", "gamma further from 1 (now 0.999)"], []),
+        (make_config("dqn", learning_rate=0.05), dict(td_loss=1e30, mean_abs_td_error=1.0, q_mean=-2e4, grad_norm=1.0, epsilon=0.1),
+         ["the Q-values reached -20,000", "try the preset's 0.0001 or lower"], ["reward scale"]),
+    ],
+)
+def test_divergence_message_names_what_blew_up_and_the_setting_to_change(config, metrics, says, not_said):
+    message = divergence_message(config, 12_345, metrics)
+    assert message is not None and message.startswith("Diverged at step 12,345: ")
+    for words in says:
+        assert words in message, message
+    for words in not_said:
+        assert words not in message, message
+
+
+def test_values_within_the_bound_in_env_units_are_not_divergence():
+    config = make_config("td-ac")  # rewards / 100
+    below = DIVERGENCE_FACTOR * 500 * config.reward_scale * 0.9
+    assert divergence_message(config, 100, {**SOUND_AC_METRICS, "value_mean": below}) is None
+    assert divergence_message(config, 100, {**SOUND_AC_METRICS, "value_mean": -below}) is None
+    assert divergence_message(config, 100, {**SOUND_AC_METRICS, "value_mean": -2 * below}) is not None
