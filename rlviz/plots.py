@@ -61,12 +61,16 @@ def reward_curve(episodes: pd.DataFrame, solve_threshold: float | None, title: s
                  max_points: int = MAX_POINTS) -> go.Figure:
     """Episode returns (dots) and their 100-episode moving average against env steps.
 
-    ``episodes`` has columns env_step and episode_return, one row per finished episode; beyond
-    ``max_points`` episodes both traces show every k-th one.
+    ``episodes`` has columns env_step and episode_return, one row per finished episode, and
+    optionally mean_return, the moving average already computed over every episode (a feed that
+    keeps only some episodes has it); beyond ``max_points`` rows both traces show every k-th one.
     """
     figure = go.Figure()
     if len(episodes):
-        moving_average = episodes["episode_return"].rolling(SOLVE_WINDOW, min_periods=1).mean()
+        if "mean_return" in episodes:
+            moving_average = episodes["mean_return"]
+        else:
+            moving_average = episodes["episode_return"].rolling(SOLVE_WINDOW, min_periods=1).mean()
         stride = thinning_stride(len(episodes), max_points)
         # Every stride-th episode from the first (so kept dots stay put as the run grows), plus the newest.
         kept = sorted({*range(0, len(episodes), stride), len(episodes) - 1})

@@ -265,3 +265,12 @@ def _alive(pid: int) -> bool:
     # A zombie (exited, not yet reaped by init) counts as gone.
     with open(f"/proc/{pid}/stat") as stat:
         return stat.read().split()[2] != "Z"
+
+
+def test_a_diverging_run_ends_as_diverged_with_its_step_and_is_cached(store):
+    diverging = make_config("a2c-1step", learning_rate=0.1, reward_scale=1.0, total_steps=50_000, eval_episodes=0)
+    run = store.submit(diverging, "alice")
+    status = wait_for(store, run.run_id, {"diverged", "finished", "failed"})
+    assert status.state == "diverged" and 0 < status.env_steps < 50_000
+    assert f"Diverged at step {status.env_steps:,}" in status.error and "learning rate" in status.error
+    assert store.submit(diverging, "bob").cached, "the same config would diverge the same way: no need to retrain"
