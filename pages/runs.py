@@ -44,8 +44,8 @@ selection = st.dataframe(
         "state": column.TextColumn(help="queued, running, finished, stopped, failed, diverged, interrupted (the "
                                         "server restarted) or damaged (its files are incomplete)."),
         "env steps": column.NumberColumn(format="localized"),
-        "final mean": column.NumberColumn(format="%.1f", help="Mean return of the last 100 training episodes."),
-        "solved at step": column.NumberColumn(format="localized"),
+        "final mean": column.TextColumn(help="Mean return of the last 100 training episodes, once the run has ended."),
+        "solved at step": column.TextColumn(help="The step at which the last-100 mean reached the env's threshold."),
         "mine": column.CheckboxColumn(help="Started or opened by this browser."),
     },
 )

@@ -93,7 +93,8 @@ if stop_column.button("Stop", icon=":material/stop:", disabled=not can_stop, wid
     else:
         st.toast("Stopping after the current episode.")
     st.rerun()
-note_column.caption(f"{store.max_workers} training workers on this server; runs beyond that wait in a queue. "
+workers = f"{store.max_workers} training worker{'s' if store.max_workers != 1 else ''}"
+note_column.caption(f"{workers} on this server; runs beyond that wait in a queue. "
                     "A configuration trained before (same settings and seed) comes back at once.")
 
 

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import multiprocessing
 import os
 import queue
 import signal
+import socket
+import subprocess
 import sys
 import threading
 import time
-import types
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any, Iterator, Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -88,11 +89,11 @@ def death_message(exitcode: int | None) -> str:
     return f"the training process died ({_signal_name(exitcode)})"
 
 
-def _worker_main(conn: Connection) -> None:
-    """A worker process: trains the jobs the parent sends, one at a time.
+def worker_main(conn: Connection) -> None:
+    """A worker process: trains the jobs the parent sends, one at a time (see rlviz.worker).
 
     A listener thread takes messages ("run", "stop") from the parent. When the parent dies, the
-    pipe closes and the worker exits at once, so no orphan goes on writing a run directory.
+    socket closes and the worker exits at once, so no orphan goes on writing a run directory.
     """
     jobs: queue.Queue[Job] = queue.Queue()
     stops: set[str] = set()  # run ids asked to stop; a stop may arrive before its job is picked up
@@ -119,33 +120,23 @@ def _worker_main(conn: Connection) -> None:
         conn.send(("ended", job.run_id))
 
 
-@contextlib.contextmanager
-def main_script_hidden() -> Iterator[None]:
-    """A spawned process first re-runs the parent's ``__main__`` file. Under Streamlit that is the
-    app's script (the script runner installs each run as ``__main__``), under AppTest a temporary
-    file that may be gone: workers would import Streamlit and run a page, or fail to start. They
-    need only rlviz, so a bare ``__main__`` stands in while they start."""
-    main = sys.modules["__main__"]
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        sys.modules["__main__"] = main
-
-
 @dataclass
 class _Worker:
-    process: multiprocessing.Process
+    process: subprocess.Popen
     conn: Connection
     run_id: str | None = None
     idle_since: float = 0.0
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
 
 class LocalExecutor:
     """Worker processes on this machine, started on first need, one job each at a time.
 
-    Workers are spawned (not forked: the server has threads) and kept for the next job; one that
-    stays idle for IDLE_WORKER_SECONDS exits, so an idle server holds no worker's memory.
+    A worker is kept for the next job; one that stays idle for IDLE_WORKER_SECONDS exits, so an
+    idle server holds no worker's memory.
     """
 
     def __init__(self, slots: int) -> None:
@@ -153,16 +144,20 @@ class LocalExecutor:
         self._workers: list[_Worker] = []
         self._ended: list[JobEnded] = []
         self._lock = threading.Lock()
-        self._context = multiprocessing.get_context("spawn")
-        atexit.register(self.shutdown)  # runs before multiprocessing's own exit handler joins children
+        atexit.register(self.shutdown)
 
     def _spawn(self) -> _Worker:
-        parent_end, child_end = self._context.Pipe()
-        process = self._context.Process(target=_worker_main, args=(child_end,), daemon=True, name="rlviz-worker")
-        with main_script_hidden():
-            process.start()
+        """A fresh Python running rlviz.worker, talking over a socket pair. A new interpreter, not a
+        fork (the server has threads) and not multiprocessing's spawn, which re-runs the parent's
+        __main__ (the app's page script); its own session, so a Ctrl-C meant for the server does not
+        interrupt a run: the worker ends when the server's end of the socket closes."""
+        parent_end, child_end = socket.socketpair()
+        package_root = str(Path(__file__).resolve().parent.parent)  # so the worker imports this rlviz
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        process = subprocess.Popen([sys.executable, "-m", "rlviz.worker", str(child_end.fileno())],
+                                   pass_fds=[child_end.fileno()], env=env, start_new_session=True)
         child_end.close()  # only the worker holds it now: its end closes when the worker dies
-        return _Worker(process, parent_end, idle_since=time.monotonic())
+        return _Worker(process, Connection(parent_end.detach()), idle_since=time.monotonic())
 
     def start(self, job: Job) -> None:
         with self._lock:
@@ -179,7 +174,7 @@ class LocalExecutor:
             try:
                 worker.conn.send(("run", job))
             except OSError:  # it died between the reap and now
-                self._ended.append(JobEnded(job.run_id, death_message(worker.process.exitcode)))
+                self._ended.append(JobEnded(job.run_id, death_message(worker.process.returncode)))
                 worker.run_id = None
 
     def stop(self, run_id: str) -> None:
@@ -206,9 +201,9 @@ class LocalExecutor:
                     if kind == "ended" and run_id == worker.run_id:
                         self._ended.append(JobEnded(run_id))
                         worker.run_id, worker.idle_since = None, now
-            if not worker.process.is_alive():
+            if not worker.alive:
                 if worker.run_id is not None:
-                    self._ended.append(JobEnded(worker.run_id, death_message(worker.process.exitcode)))
+                    self._ended.append(JobEnded(worker.run_id, death_message(worker.process.returncode)))
                 worker.conn.close()
                 continue
             if worker.run_id is None and now - worker.idle_since > IDLE_WORKER_SECONDS:
@@ -233,7 +228,8 @@ class LocalExecutor:
         with self._lock:
             workers, self._workers = self._workers, []
         for worker in workers:
-            if worker.process.is_alive():
+            if worker.alive:
                 worker.process.kill()
-            worker.process.join(timeout=5)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.process.wait(timeout=5)
             worker.conn.close()

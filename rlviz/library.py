@@ -31,8 +31,8 @@ def library_table(records: Iterable[RunRecord], mine: set[str]) -> pd.DataFrame:
                                 or ("preset" if config is not None else record.problem or ""),
             "state": record.state,
             "env steps": record.env_steps,
-            "final mean": record.final_mean_return,
-            "solved at step": record.solved_at_step,
+            "final mean": f"{record.final_mean_return:.1f}" if record.final_mean_return is not None else "–",
+            "solved at step": f"{record.solved_at_step:,}" if record.solved_at_step is not None else "–",
             "mine": record.run_id in mine,
         })
     return pd.DataFrame(rows, columns=list(COLUMNS))

@@ -90,6 +90,22 @@ def _live_view(run_id: str, config: Config, session: str) -> None:
 
 
 def _progress(status: RunStatus, watching: bool) -> None:
+    # The progress bar comes first and the notes after it, so a note that comes or goes never
+    # moves the bar (a moved element is drawn twice while the page redraws).
+    if status.state == "queued":
+        wait = f", about {_duration(status.wait_seconds)} to wait" if status.wait_seconds is not None else ""
+        position = f"number {status.queue_position} in the queue" if status.queue_position else "waiting"
+        st.progress(0.0, text=f"Queued: {position}{wait}. Every worker is busy; queued runs start in turn, a "
+                              "student with nothing training first.")
+    elif status.steps_per_second <= 0:
+        st.progress(0.0, text=f"Starting{' ' + status.where if status.where else ''}: loading the networks and "
+                              "the environment…")
+    else:
+        eta = f"ETA {_duration(status.eta_seconds)}" if status.eta_seconds is not None else ""
+        mean = f" · last-100 mean {status.last_100_mean:.1f}" if status.last_100_mean is not None else ""
+        where = f" {status.where}" if status.where else ""
+        st.progress(status.progress, text=f"Training{where}: {status.env_steps:,} / {status.total_steps:,} env steps · "
+                                          f"{status.steps_per_second:,.0f} steps/s · {eta}{mean}")
     others = status.watchers - (1 if watching else 0)
     if not watching:
         st.info(f"You stopped watching this run. It keeps training because {others} other session"
@@ -98,17 +114,6 @@ def _progress(status: RunStatus, watching: bool) -> None:
     elif others > 0:
         st.caption(f":material/group: Shared: also watched by {others} other session{'s' if others > 1 else ''}. "
                    "Your Stop only stops it for you while someone else still watches.")
-    if status.state == "queued":
-        wait = f", about {_duration(status.wait_seconds)} to wait" if status.wait_seconds is not None else ""
-        position = f"number {status.queue_position} in the queue" if status.queue_position else "waiting"
-        st.progress(0.0, text=f"Queued: {position}{wait}. Every worker is busy; queued runs start in turn, "
-                              "one per student at a time.")
-        return
-    eta = f"ETA {_duration(status.eta_seconds)}" if status.eta_seconds is not None else "starting…"
-    mean = f" · last-100 mean {status.last_100_mean:.1f}" if status.last_100_mean is not None else ""
-    where = f" · {status.where}" if status.where else ""
-    st.progress(status.progress, text=f"Training{where}: {status.env_steps:,} / {status.total_steps:,} env steps · "
-                                      f"{status.steps_per_second:,.0f} steps/s · {eta}{mean}")
 
 
 def _duration(seconds: float | None) -> str:
