@@ -118,3 +118,19 @@ def gae(
         advantages[t] = running
     return advantages
 
+
+
+def n_step_complete(terminated: np.ndarray, truncated: np.ndarray, lengths: np.ndarray, n: int) -> np.ndarray:
+    """Which steps of a (T, N) segment already have their whole n-step return, shape (T, N) bool.
+
+    Column i holds ``lengths[i]`` real steps (rows after them are padding). Step t is complete
+    when its sum needs nothing after the column's last step: n rewards follow within the column
+    (t + n - 1 < length), or its episode ends within them. Only the last n - 1 steps after the
+    column's last episode end are incomplete: they wait for rewards that have not happened yet.
+    """
+    horizon, columns = terminated.shape
+    rows = np.arange(horizon)[:, None]
+    ended = ((np.asarray(terminated) + np.asarray(truncated)) > 0) & (rows < lengths[None, :])
+    last_end = np.where(ended.any(axis=0), horizon - 1 - np.argmax(ended[::-1], axis=0), -1)  # -1: no end
+    first_incomplete = np.maximum(last_end + 1, lengths - (n - 1))
+    return rows < first_incomplete[None, :]
