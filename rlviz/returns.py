@@ -134,3 +134,36 @@ def n_step_complete(terminated: np.ndarray, truncated: np.ndarray, lengths: np.n
     last_end = np.where(ended.any(axis=0), horizon - 1 - np.argmax(ended[::-1], axis=0), -1)  # -1: no end
     first_incomplete = np.maximum(last_end + 1, lengths - (n - 1))
     return rows < first_incomplete[None, :]
+
+
+def rollout_returns(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    next_values: torch.Tensor,
+    terminated: torch.Tensor,
+    truncated: torch.Tensor,
+    lengths: np.ndarray,
+    gamma: float,
+    n_step_return: int,
+    lam: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The return G_t the actor-critic learner regresses on for each step of one rollout, and which
+    steps it learns now: (returns, learned), each (T, N).
+
+    Column i holds ``lengths[i]`` real steps of env i (rows after them are padding). Each column
+    ends at its last real step: sums stop there and bootstrap, so padding never reaches a target.
+    - ``n_step_return = n >= 1``: G_t = n_step_targets(..., n); a step is learned once its return
+      is complete (``n_step_complete``), so the last steps wait for the next rollout;
+    - ``n_step_return = 0``: G_t = gae(..., lam) + V(s_t), bootstrapped at the rollout's end;
+      every real step is learned now.
+    """
+    columns = rewards.shape[1]
+    segment_end = torch.zeros_like(truncated)
+    segment_end[torch.from_numpy(np.maximum(lengths - 1, 0)), torch.arange(columns)] = 1.0
+    cut = torch.maximum(truncated, segment_end * (1.0 - terminated))
+    real = (torch.arange(rewards.shape[0])[:, None] < torch.from_numpy(lengths)[None, :]).to(rewards.dtype)
+    if n_step_return:
+        returns = n_step_targets(rewards, next_values, terminated, cut, gamma, n_step_return)
+        complete = n_step_complete(terminated.numpy(), truncated.numpy(), lengths, n_step_return)
+        return returns, real * torch.from_numpy(complete).to(rewards.dtype)
+    return gae(rewards, values, next_values, terminated, cut, gamma, lam) + values, real

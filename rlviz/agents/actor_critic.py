@@ -27,7 +27,7 @@ from rlviz.agents.optim import clip_grad_norm, set_learning_rate
 from rlviz.buffers import Rollout, RolloutBuffer, Transition
 from rlviz.config import ActorCriticConfig
 from rlviz.networks import ActorCriticNetwork
-from rlviz.returns import gae, n_step_complete, n_step_targets, td_errors
+from rlviz.returns import rollout_returns, td_errors
 
 
 class Targets(NamedTuple):
@@ -80,23 +80,9 @@ class ActorCriticAgent:
     def targets(self, segment: Rollout, values: torch.Tensor, next_values: torch.Tensor) -> Targets:
         """The return G_t and advantage A_t of every step of ``segment`` (values detached, (T, N))."""
         config = self.config
-        # Each column ends at its last real step: sums stop there and bootstrap (a segment's end),
-        # so the padding after a shorter column never reaches its targets.
-        last_row = torch.from_numpy(segment.lengths - 1)
-        segment_end = torch.zeros_like(segment.truncated)
-        segment_end[last_row.clamp(min=0), torch.arange(segment_end.shape[1])] = 1.0
-        cut = torch.maximum(segment.truncated, segment_end * (1.0 - segment.terminated))
+        returns, learned = rollout_returns(segment.rewards, values, next_values, segment.terminated, segment.truncated,
+                                           segment.lengths, config.gamma, config.n_step_return, config.gae_lambda)
         deltas = td_errors(segment.rewards, values, next_values, segment.terminated, config.gamma)
-        if config.n_step_return:
-            returns = n_step_targets(segment.rewards, next_values, segment.terminated, cut, config.gamma,
-                                     config.n_step_return)
-            complete = n_step_complete(segment.terminated.numpy(), segment.truncated.numpy(), segment.lengths,
-                                       config.n_step_return)
-            learned = segment.real * torch.from_numpy(complete)
-        else:
-            returns = gae(segment.rewards, values, next_values, segment.terminated, cut, config.gamma,
-                          config.gae_lambda) + values
-            learned = segment.real
         return Targets(returns, returns - values, learned, deltas)
 
     def learn(self, segment: Rollout, env_step: int) -> dict[str, float] | None:
