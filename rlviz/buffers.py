@@ -60,7 +60,10 @@ class ReplayBuffer:
         self.size = min(self.size + len(rows), self.capacity)
 
     def sample(self, batch_size: int) -> ReplayBatch:
-        index = self.rng.integers(0, self.size, size=batch_size)
+        return self.batch(self.rng.integers(0, self.size, size=batch_size))
+
+    def batch(self, index: np.ndarray) -> ReplayBatch:
+        """The stored transitions at ``index`` (B,), as tensors."""
         return ReplayBatch(
             torch.from_numpy(self.obs[index]),
             torch.from_numpy(self.actions[index]),
