@@ -1,6 +1,7 @@
 """Theory: the maths behind every algorithm, filled in with real numbers from rlviz.returns."""
 
 import inspect
+import textwrap
 from pathlib import Path
 
 import streamlit as st
@@ -69,6 +70,10 @@ def finished_session_runs() -> list[str]:
     return runs
 
 
+def use_example() -> None:
+    st.session_state["theory_source"] = EXAMPLE
+
+
 def source_label(run_id: str) -> str:
     if run_id == EXAMPLE:
         return "Example: A2C trained for 20,000 steps on CartPole-v1"
@@ -91,10 +96,10 @@ def with_numbers(label: str, equations: list[str]) -> None:
         st.latex(equation)
 
 
-def source(function, title: str) -> None:
+def source(function, title: str, expanded: bool = True) -> None:
     """The function's own source, full width: its lines are up to 120 characters long."""
-    with st.expander(f"The code that runs: `{title}`", expanded=True, icon=":material/code:"):
-        st.code(inspect.getsource(function), language="python", wrap_lines=True)
+    with st.expander(f"The code that runs: `{title}`", expanded=expanded, icon=":material/code:"):
+        st.code(textwrap.dedent(inspect.getsource(function)), language="python", wrap_lines=True)
 
 
 # --- page ----------------------------------------------------------------------------------------
@@ -126,37 +131,44 @@ else:
         st.error(f"This run's trained networks cannot be loaded ({type(error).__name__}: {error}). Pick another run, "
                  "or train it again.", icon=":material/broken_image:")
         st.stop()
-reward_scale = float(getattr(config, "reward_scale", 1.0))
+run = theory.run_targets(config)
+who = "the example agent" if choice == EXAMPLE else "your run"
+trained_header = f"{'example' if choice == EXAMPLE else 'your run'} trained on"
 is_dqn = config.algo == "dqn"
-notes = []
-if is_dqn:
-    notes.append("A DQN run has no separate critic: here V(s) = max_a Q(s, a) of its Q-network.")
-if reward_scale != 1.0:
-    notes.append(f"This run multiplies rewards by {reward_scale:g} before learning, so rewards are shown scaled: "
-                 "the units its critic learned.")
-if notes:
-    st.caption(" ".join(notes))
+st.caption(theory.source_note(run, who, config.env_id))
 
-segment = worked_segment(choice, agent, config.env_id, reward_scale)
-trajectory = segment.trajectory
+segment = worked_segment(choice, agent, config.env_id, run.reward_scale)
+trajectory = segment.env_units  # what the page shows: env units
 
-# Start from the run's own settings; the example starts where the sums are most instructive.
-n_default = int(getattr(config, "n_steps", 5)) if choice != EXAMPLE else 5
-lam_default = float(getattr(config, "gae_lambda", 0.95)) if choice != EXAMPLE else 0.95
+# The sliders start at the run's own gamma, n and lambda, again whenever another run is picked (and
+# after a visit to another page, which drops their state).
+run_settings = {"theory_gamma": min(max(round(run.gamma, 3), 0.80), 0.999), "theory_n": min(run.n, 64),
+                "theory_lambda": run.lam if run.lam is not None else 0.95}
+picked_another = st.session_state.get("theory_settings_of") != choice
+st.session_state["theory_settings_of"] = choice
+for key, value in run_settings.items():
+    if picked_another or key not in st.session_state:
+        st.session_state[key] = value
 
 with st.sidebar:
     st.markdown("**The numbers on this page**")
-    gamma = st.slider("Discount γ", 0.80, 0.999, value=min(max(float(config.gamma), 0.80), 0.999), step=0.001,
-                      format="%.3f", key="theory_gamma", help="A reward k steps ahead counts γ^k.")
-    n_steps = st.slider("n (rewards before bootstrapping)", 1, 64, value=min(n_default, 64),
-                        key="theory_n", help="n = 1 is the TD target; n ≥ the episode's length is Monte Carlo.")
-    lam = st.slider("GAE λ", 0.0, 1.0, value=lam_default, step=0.05,
-                    key="theory_lambda", help="λ = 0 is the TD error, λ = 1 the Monte Carlo advantage.")
+    gamma = st.slider("Discount γ", 0.80, 0.999, step=0.001, format="%.3f", key="theory_gamma",
+                      help=f"A reward k steps ahead counts γ^k. {who.capitalize()}: γ = {run.gamma:g}.")
+    n_steps = st.slider("n (rewards before bootstrapping)", 1, 64, key="theory_n",
+                        help=f"n = 1 is the TD target; n ≥ the episode's length is Monte Carlo. {who.capitalize()}: "
+                             f"n = {run.n}.")
+    lam = st.slider("GAE λ", 0.0, 1.0, step=0.05, key="theory_lambda",
+                    help="λ = 0 is the TD error, λ = 1 the Monte Carlo advantage. " + (
+                        f"{who.capitalize()}: λ = {run.lam:g}." if run.lam is not None
+                        else f"{who.capitalize()} uses no λ."))
     if "theory_row" not in st.session_state or st.session_state["theory_row"] >= trajectory.length:
         st.session_state["theory_row"] = theory.interesting_row(trajectory)
     row = st.slider("Row t of the worked trajectory", 0, trajectory.length - 1, key="theory_row",
                     help="Or click a row in the table. The derivations quote this row's numbers.")
     st.caption("Every number on the page is recomputed by `rlviz.returns` when you move these.")
+    moved = theory.moved_settings(run, gamma, n_steps, lam)
+    settings_note = theory.settings_note(run, moved, who, trained_header)
+    (st.warning if moved else st.caption)(settings_note)
 
 numbers = theory.row_numbers(trajectory, gamma, n_steps, lam, row)
 g = f"{gamma:g}"
@@ -303,19 +315,23 @@ st.markdown(
     f"{segment.note} **Click a row** (or use the row slider in the sidebar) to see its n-step sum written out; "
     "the rows it reads are shaded blue, and the V it bootstraps from amber."
 )
-table = theory.worked_table(trajectory, gamma, n_steps, lam, segment.episode_steps)
+trained = theory.trained_on(segment, config, agent)
+table = theory.worked_table(trajectory, gamma, n_steps, lam, segment.episode_steps, trained)
 written = theory.n_step_sum(trajectory, gamma, n_steps, row)
 window = {reward_term.index for reward_term in written.reward_terms}
 bootstrap_row = written.reward_terms[-1].index if written.bootstrap else None
 
 
 def shade(frame_row):
-    """Blue: the rows the n-step sum of row t reads; amber: the V(s_t+1) it bootstraps from."""
+    """Blue: the rows the n-step sum of row t reads; amber: the V(s_t+1) it bootstraps from; green: the
+    run's own targets."""
     styles = ["background-color: #dbeafe" if frame_row.name in window else "" for _ in frame_row.index]
     if frame_row.name == row:
         styles = ["background-color: #bfdbfe; font-weight: 600" for _ in frame_row.index]
     if frame_row.name == bootstrap_row:
         styles[list(frame_row.index).index("next_value")] = "background-color: #fde68a; font-weight: 600"
+    trained_cell = list(frame_row.index).index("trained_on")
+    styles[trained_cell] += "; color: #166534" if styles[trained_cell] else "background-color: #f0fdf4; color: #166534"
     return styles
 
 
@@ -325,33 +341,44 @@ def select_row() -> None:
         st.session_state["theory_row"] = selected[0]
 
 
-float_columns = ["reward", "value", "next_value", "n_step_target", "n_step_advantage", "td_error", "gae_advantage"]
-styled = table.style.apply(shade, axis=1).format("{:.3f}", subset=float_columns)
+float_columns = ["reward", "value", "next_value", "n_step_target", "trained_on", "n_step_advantage", "td_error",
+                 "gae_advantage"]
+styled = table.style.apply(shade, axis=1).format("{:.3f}", subset=float_columns).format("{:.0f}", subset=["update"])
+units = " In env units." if run.reward_scale != 1.0 else ""
 column = st.column_config
 st.dataframe(
     styled, key="theory_table", on_select=select_row, selection_mode="single-row", hide_index=True, width="stretch",
-    height=35 * (len(table) + 1) + 3,
+    height=35 * (len(table) + 1) + 3, placeholder="—",  # a row the run learns only after the segment
     column_config={
         # Pixel widths: the whole table fits a 1280-pixel screen with the sidebar open.
-        "t": column.NumberColumn("t", help="Row of the segment.", width=44),
-        "episode_step": column.NumberColumn("ep. step", help="Where the row sits in its own episode.", width=62),
-        "reward": column.NumberColumn("r_t", help="The reward of step t.", width=66),
-        "value": column.NumberColumn("V(s_t)", help="The critic's value of the state at t.", width=70),
+        "t": column.NumberColumn("t", help="Row of the segment.", width=30),
+        "episode_step": column.NumberColumn("ep. t", help="Where the row sits in its own episode.", width=42),
+        "reward": column.NumberColumn("r_t", help=f"The reward of step t.{units}", width=52),
+        "value": column.NumberColumn(
+            "V(s_t)", width=60, help=f"The critic's value of the state at t.{units and ' In env units: ÷ reward scale.'}"),
         "next_value": column.NumberColumn(
-            "V(s_t+1)", width=72, help="The critic's value of the real next state (the final one at an episode end)."),
+            "V(s_t+1)", width=62,
+            help=f"The critic's value of the real next state (the final one at an episode end).{units}"),
         "terminated": column.CheckboxColumn(
-            "terminated", width=82, help="The episode ended in a terminal state at t: nothing to bootstrap."),
+            "term.", width=50, help="Terminated: the episode ended in a terminal state at t, nothing to bootstrap."),
         "truncated": column.CheckboxColumn(
-            "truncated", width=76, help="A time limit cut the episode at t: bootstrap with V(s_t+1)."),
+            "trunc.", width=52, help="Truncated: a time limit cut the episode at t, bootstrap with V(s_t+1)."),
         "n_step_target": column.NumberColumn(
-            f"G_t^({n_steps})", width=72,
+            f"G_t^({n_steps})", width=62,
             help="The n-step target: n_step_targets(r, V(s'), terminated, truncated, γ, n)"),
+        "trained_on": column.NumberColumn(
+            trained_header, width=120,
+            help=f"The target {who}'s learner regressed on for this row, with its own settings, computed by its own "
+                 f"code: {'DQNAgent.td_target' if is_dqn else 'rollout_returns over its rollouts'}.{units}"),
+        "update": None if is_dqn else column.NumberColumn(
+            "update", width=50, help=f"Which of {who}'s updates (counted from the table's first row, one every "
+                                     f"{run.n_steps} env steps) learned this row."),
         "n_step_advantage": column.NumberColumn(
-            "G − V(s_t)", width=78, help=f"The n-step advantage G_t^({n_steps}) − V(s_t)."),
+            "G − V(s_t)", width=66, help=f"The n-step advantage G_t^({n_steps}) − V(s_t)."),
         "td_error": column.NumberColumn(
-            "δ_t", width=70, help="The TD error: td_errors(...) = r + γ (1 − terminated) V(s') − V(s)"),
+            "δ_t", width=52, help="The TD error: td_errors(...) = r + γ (1 − terminated) V(s') − V(s)"),
         "gae_advantage": column.NumberColumn(
-            f"A_t (λ={lam:g})", width=82,
+            f"A_t (λ={lam:g})", width=72,
             help="The GAE advantage: gae(r, V(s), V(s'), terminated, truncated, γ, λ)"),
     },
 )
@@ -361,14 +388,21 @@ stop_reason = {
                   "so nothing is bootstrapped",
     "truncated": f"at the truncation at step {written.reward_terms[-1].index}: the time limit cut the episode but the "
                  "task went on, so it bootstraps",
-    "segment end": "at the end of the segment, as a rollout ends after n_steps steps in training, and bootstraps there",
+    "segment end": "at the end of the segment and bootstraps there, as a rollout-end estimator does at the end of each "
+                   "rollout (a fixed n-step learner waits for the next rollout's rewards instead)",
 }[written.stopped_by]
+(st.warning if moved else st.caption)(settings_note)
+if table["trained_on"].isna().any():
+    st.caption(theory.waiting_note(run))
 with st.container(border=True):
     st.markdown(f"**Row t = {row}, n = {n_steps}:** the sum stops {stop_reason}.")
     for line in theory.n_step_sum_latex(written, gamma):
         st.latex(line)
     st.caption(f"The table's G_t^({n_steps}) for row {row}: {table['n_step_target'][row]:.6f}; the sum written out "
                f"here: {written.total:.6f}. The table comes from `n_step_targets`; the sum is spelled out to be read.")
+if not is_dqn:
+    source(returns.rollout_returns, f"rlviz.returns.rollout_returns, what “{trained_header}” calls per rollout",
+           expanded=False)
 
 # 7 ------------------------------------------------------------------------------------------------
 st.header("7. Bias and variance: what n and λ trade", divider="gray")
@@ -378,25 +412,34 @@ st.markdown(
     "random actions). From each episode we estimate the value of the start state with the n-step target "
     "$G_0^{(n)}$ (and the λ-return $\\hat A_0 + V(s_0)$), and compare with the **Monte Carlo return**, whose "
     "average over the episodes of a start state is an unbiased estimate of $V^\\pi(s_0)$. **Bias**: how far the "
-    "estimate is off on average. **Spread**: how much it varies from episode to episode. **RMSE** combines both."
+    "estimate is off on average. **Spread**: how much it varies from episode to episode. **RMSE** combines both. "
+    "All in env units."
 )
-critic = st.radio("Bootstrap with", ["the agent's critic V", "a blank critic, V = 0"], horizontal=True,
-                  key="theory_critic", help="A blank critic shows what bootstrapping costs when V knows nothing.")
-rollouts = study_rollouts(choice, agent, config.env_id, reward_scale)
-study = bias_variance(choice, rollouts, gamma, critic.startswith("a blank"))
-st.plotly_chart(bias_variance_figure(study.by_n.to_frame(), study.by_lambda.to_frame(), study.monte_carlo_spread,
-                                     n_steps, lam), width="stretch")
-bias_1, spread_1, _ = study.by_n.at(1)
-bias_n, spread_n, rmse_n = study.by_n.at(n_steps)
-bias_64, spread_64, _ = study.by_n.at(64)
-st.markdown(
-    f"Reading it ({study.episodes} episodes, {study.mean_episode_length:.0f} steps long on average, γ = {g}): at "
-    f"**n = 1** the estimate is off by {bias_1:+.2f} on average but varies by only {spread_1:.2f}; at **n = 64** "
-    f"it is off by {bias_64:+.2f} and varies by {spread_64:.2f}. Your n = {n_steps}: bias {bias_n:+.2f}, spread "
-    f"{spread_n:.2f}, RMSE {rmse_n:.2f}. The smallest RMSE is at **n = {study.by_n.best:.0f}** and "
-    f"**λ = {study.by_lambda.best:g}**. Once n passes the episode's end, $G^{{(n)}}$ is the Monte Carlo return: "
-    "bias 0 and the full spread."
-)
+rollouts = study_rollouts(choice, agent, config.env_id, run.reward_scale)
+study = bias_variance(choice, rollouts, gamma, False)
+if study.no_spread:  # a policy that never fails: every number below would be 0
+    st.info(theory.no_spread_note(study, config.env_id, who), icon=":material/horizontal_rule:")
+    if choice != EXAMPLE:
+        st.button("Compute with the example agent", on_click=use_example, icon=":material/school:",
+                  key="theory_use_example")
+else:
+    critic = st.radio("Bootstrap with", ["the agent's critic V", "a blank critic, V = 0"], horizontal=True,
+                      key="theory_critic", help="A blank critic shows what bootstrapping costs when V knows nothing.")
+    if critic.startswith("a blank"):
+        study = bias_variance(choice, rollouts, gamma, True)
+    st.plotly_chart(bias_variance_figure(study.by_n.to_frame(), study.by_lambda.to_frame(), study.monte_carlo_spread,
+                                         n_steps, lam), width="stretch")
+    bias_1, spread_1, _ = study.by_n.at(1)
+    bias_n, spread_n, rmse_n = study.by_n.at(n_steps)
+    bias_64, spread_64, _ = study.by_n.at(64)
+    st.markdown(
+        f"Reading it ({study.episodes} episodes, {study.mean_episode_length:.0f} steps long on average, γ = {g}, in "
+        f"env units): at **n = 1** the estimate is off by {bias_1:+.2f} on average but varies by only {spread_1:.2f}; "
+        f"at **n = 64** it is off by {bias_64:+.2f} and varies by {spread_64:.2f}. Your n = {n_steps}: bias "
+        f"{bias_n:+.2f}, spread {spread_n:.2f}, RMSE {rmse_n:.2f}. The smallest RMSE is at "
+        f"**n = {study.by_n.best:.0f}** and **λ = {study.by_lambda.best:g}**. Once n passes the episode's end, "
+        "$G^{(n)}$ is the Monte Carlo return: bias 0 and the full spread."
+    )
 
 # 8 ------------------------------------------------------------------------------------------------
 st.header("8. DQN: the max-Q target and the soft update", divider="gray")
@@ -405,7 +448,7 @@ derivation([
      "Bellman optimality: act once, then act greedily forever."),
     (r"y = r + \gamma\,(1 - \mathrm{terminated})\,\max_{a'} Q_{\theta^-}(s', a')",
      "The DQN target: a one-step TD target whose $V(s')$ is $\\max_{a'} Q$ of the target network $\\theta^-$. "
-     "In rlviz it is `n_step_targets(..., n=1)` on a replayed minibatch."),
+     "In rlviz it is `td_targets` on a replayed minibatch, in `DQNAgent.td_target` (below)."),
     (r"\mathcal{L}(\theta) = \mathbb{E}_{(s,a,r,s') \sim \mathcal{D}}"
      r"\!\left[ \mathrm{Huber}\!\left( y - Q_\theta(s, a) \right) \right]",
      "Regress $Q$ toward $y$ on transitions replayed from the buffer $\\mathcal{D}$; $y$ is a fixed label "
@@ -418,22 +461,27 @@ derivation([
     (r"\mathbb{E}[\text{age}] = \sum_{j \ge 0} j\,\tau\,(1-\tau)^j = \frac{1-\tau}{\tau} \approx \frac{1}{\tau}",
      "The target lags about $1/\\tau$ syncs behind. $\\tau = 1$ is a hard copy; the original DQN makes one every "
      "$C$ steps."),
+    (r"\mathbb{E}[\text{age}_{\text{hard}}] = \frac{0 + 1 + \cdots + (C-1)}{C} = \frac{C-1}{2}",
+     "A hard copy every $C$ syncs is $0$ syncs old right after a copy and $C-1$ just before the next: half the "
+     "soft update's lag when $C = 1/\\tau$. It takes a copy every $\\approx 2/\\tau$ syncs to lag as much."),
 ])
 plot_column, text_column = st.columns([3, 2], gap="large", vertical_alignment="center")
 with text_column:
-    tau_default = float(getattr(config, "tau", 0.01))
+    sync = theory.sync_settings(config)
     tau_options = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
-    tau = st.select_slider("Soft update τ", tau_options, value=min(tau_options, key=lambda x: abs(x - tau_default)),
-                           key="theory_tau", help="DQN's preset uses τ = 0.001, synced every 4 env steps.")
+    tau = st.select_slider("Soft update τ", tau_options, value=min(tau_options, key=lambda x: abs(x - sync.tau)),
+                           key="theory_tau", help=f"{sync.describe()}.")
     demo = theory.soft_update_demo(tau)
     st.markdown(
         f"With τ = {tau:g} the target's weights are on average **{demo.mean_lag:.0f} syncs** old; weights older than "
         f"1/τ = {demo.copy_period} syncs still make up {demo.old_weight:.0%} of it (→ e⁻¹ ≈ 37% for small τ). "
-        f"The amber hard copy every {demo.copy_period} syncs has a similar lag but jumps; with τ = 1 at every sync "
-        "the target is the online network itself and holds nothing still."
+        f"The amber hard copy every {demo.copy_period} syncs is on average **{demo.hard_mean_lag:.1f} syncs** old, "
+        "half as much, but it jumps; with τ = 1 at every sync the target is the online network itself and holds "
+        f"nothing still. {sync.describe()}."
     )
 with plot_column:
     st.plotly_chart(soft_update_figure(demo.online, demo.soft, demo.hard, tau), width="stretch")
+source(DQNAgent.td_target, "rlviz.agents.dqn.DQNAgent.td_target")
 source(DQNAgent.learn, "rlviz.agents.dqn.DQNAgent.learn")
 source(DQNAgent.sync_target, "rlviz.agents.dqn.DQNAgent.sync_target")
 

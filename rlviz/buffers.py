@@ -60,7 +60,10 @@ class ReplayBuffer:
         self.size = min(self.size + len(rows), self.capacity)
 
     def sample(self, batch_size: int) -> ReplayBatch:
-        index = self.rng.integers(0, self.size, size=batch_size)
+        return self.batch(self.rng.integers(0, self.size, size=batch_size))
+
+    def batch(self, index: np.ndarray) -> ReplayBatch:
+        """The stored transitions at ``index`` (B,), as tensors."""
         return ReplayBatch(
             torch.from_numpy(self.obs[index]),
             torch.from_numpy(self.actions[index]),
@@ -71,7 +74,12 @@ class ReplayBuffer:
 
 
 class Rollout(NamedTuple):
-    """T steps of N envs, as tensors of shape (T, N, ...)."""
+    """A segment of T steps for N envs, as tensors of shape (T, N, ...).
+
+    Column i holds env i's real transitions in order (the reset steps of autoreset are left out),
+    starting with any steps carried over from the previous segment. Columns differ in length: rows
+    at and after ``lengths[i]`` are padding, ``real`` is 0 there.
+    """
 
     obs: torch.Tensor  # (T, N, obs_dim)
     actions: torch.Tensor  # (T, N) int64
@@ -79,43 +87,65 @@ class Rollout(NamedTuple):
     next_obs: torch.Tensor  # (T, N, obs_dim)
     terminated: torch.Tensor  # (T, N) float 0/1
     truncated: torch.Tensor  # (T, N) float 0/1
-    valid: torch.Tensor  # (T, N) float 0/1
+    real: torch.Tensor  # (T, N) float 0/1
+    lengths: np.ndarray  # (N,) int: real rows per column
 
 
 class RolloutBuffer:
-    """Collects ``n_steps`` vector steps into preallocated arrays, then hands them out as a Rollout."""
+    """Collects ``n_steps`` vector steps per env, then hands them out as one Rollout.
 
-    def __init__(self, n_steps: int, n_envs: int, obs_dim: int) -> None:
+    ``carry_capacity`` rows per env may be kept for the next rollout (``keep``): a step whose
+    fixed n-step return still needs rewards that have not happened yet waits for them there.
+    """
+
+    def __init__(self, n_steps: int, n_envs: int, obs_dim: int, carry_capacity: int = 0) -> None:
         self.n_steps = n_steps
-        self.obs = np.zeros((n_steps, n_envs, obs_dim), dtype=np.float32)
-        self.next_obs = np.zeros((n_steps, n_envs, obs_dim), dtype=np.float32)
-        self.actions = np.zeros((n_steps, n_envs), dtype=np.int64)
-        self.rewards = np.zeros((n_steps, n_envs), dtype=np.float32)
-        self.terminated = np.zeros((n_steps, n_envs), dtype=np.float32)
-        self.truncated = np.zeros((n_steps, n_envs), dtype=np.float32)
-        self.valid = np.zeros((n_steps, n_envs), dtype=np.float32)
-        self.step = 0
+        self.n_envs = n_envs
+        capacity = n_steps + carry_capacity
+        self.obs = np.zeros((capacity, n_envs, obs_dim), dtype=np.float32)
+        self.next_obs = np.zeros((capacity, n_envs, obs_dim), dtype=np.float32)
+        self.actions = np.zeros((capacity, n_envs), dtype=np.int64)
+        self.rewards = np.zeros((capacity, n_envs), dtype=np.float32)
+        self.terminated = np.zeros((capacity, n_envs), dtype=np.float32)
+        self.truncated = np.zeros((capacity, n_envs), dtype=np.float32)
+        self.lengths = np.zeros(n_envs, dtype=np.int64)  # real rows per env
+        self.steps_added = 0  # vector steps since the last ``keep``
+
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        return self.obs, self.actions, self.rewards, self.next_obs, self.terminated, self.truncated
 
     def add(self, step: Transition, reward_scale: float = 1.0) -> None:
-        t = self.step
-        self.obs[t] = step.obs
-        self.next_obs[t] = step.next_obs
-        self.actions[t] = step.actions
-        self.rewards[t] = step.rewards * reward_scale
-        self.terminated[t] = step.terminated
-        self.truncated[t] = step.truncated
-        self.valid[t] = step.valid
-        self.step += 1
+        """Append each env's transition to its column; an env on its autoreset step adds nothing."""
+        envs = np.flatnonzero(step.valid)
+        rows = self.lengths[envs]
+        self.obs[rows, envs] = step.obs[envs]
+        self.next_obs[rows, envs] = step.next_obs[envs]
+        self.actions[rows, envs] = step.actions[envs]
+        self.rewards[rows, envs] = step.rewards[envs] * reward_scale
+        self.terminated[rows, envs] = step.terminated[envs]
+        self.truncated[rows, envs] = step.truncated[envs]
+        self.lengths[envs] += 1
+        self.steps_added += 1
 
     @property
     def full(self) -> bool:
-        return self.step == self.n_steps
+        return self.steps_added == self.n_steps
 
     def take(self) -> Rollout:
-        """The collected rollout; the buffer starts over.
+        """The collected segment, T = the longest column. The tensors share memory with the buffer
+        (no copy): use them before the next ``keep`` or ``add``."""
+        horizon = int(self.lengths.max())
+        real = (np.arange(horizon)[:, None] < self.lengths[None, :]).astype(np.float32)
+        return Rollout(*(torch.from_numpy(array[:horizon]) for array in self._arrays()), torch.from_numpy(real),
+                       self.lengths.copy())
 
-        The tensors share memory with the buffer (no copy): use them before the next ``add``.
-        """
-        self.step = 0
-        arrays = (self.obs, self.actions, self.rewards, self.next_obs, self.terminated, self.truncated, self.valid)
-        return Rollout(*(torch.from_numpy(array) for array in arrays))
+    def keep(self, first_kept: np.ndarray) -> None:
+        """Start the next segment with rows ``first_kept[i]`` onwards of each env's column (none if
+        ``first_kept[i]`` is its length)."""
+        for env, first in enumerate(first_kept):
+            kept = int(self.lengths[env] - first)
+            if kept and first:
+                for array in self._arrays():
+                    array[:kept, env] = array[first : first + kept, env].copy()
+            self.lengths[env] = kept
+        self.steps_added = 0

@@ -81,6 +81,10 @@ class BaseConfig:
                 raise ConfigError(f"unknown field '{name}' for {self.algo}: choose from {', '.join(sorted(names))}")
         return dataclasses.replace(self, **changes)
 
+    def inert_fields(self) -> frozenset[str]:
+        """Fields that have no effect with this config's other settings (the form hides them)."""
+        return frozenset()
+
     def learning_rate_at(self, env_step: int) -> float:
         """The step size after ``env_step`` env steps, under ``lr_schedule``."""
         if self.lr_schedule == "linear":
@@ -118,20 +122,36 @@ class DQNConfig(BaseConfig):
 class ActorCriticConfig(BaseConfig):
     """The actor-critic engine behind td-ac, a2c-1step, nstep-ac and a2c.
 
-    Each update uses a rollout of ``n_steps`` steps from each of ``n_envs`` envs. Advantages are
-    GAE(gamma, gae_lambda) over the rollout: gae_lambda = 1 gives n-step returns bootstrapped at
-    the rollout's end, gae_lambda = 0 gives one-step TD targets r + gamma V(s').
+    An update comes after every rollout of ``n_steps`` steps from each of ``n_envs`` envs. The
+    return each step learns from is one of two estimators:
+    - ``n_step_return = n >= 1``: exactly the n-step return of ``rlviz.returns.n_step_targets``; a
+      step whose n rewards reach past the rollout is learned in the next one;
+    - ``n_step_return = 0``: bootstrapped at the rollout's end and mixed by GAE(gamma, gae_lambda):
+      gae_lambda = 0 gives one-step TD targets r + gamma V(s'), 1 every reward to the rollout's end.
     """
 
-    n_steps: int = hyper(5, "Env steps per env in each rollout; one update per rollout. Returns bootstrap from V at its end.", 1, 2048, label="n-steps (rollout length)",
+    n_steps: int = hyper(5, "Env steps per env between updates. With n = 0, returns bootstrap from V at the rollout's end.", 1, 2048,
+                         label="Rollout length (steps per update)",
                            ticks=(1, 2, 3, 4, 5, 8, 10, 16, 20, 32, 64, 128, 256, 512, 1024, 2048))
-    gae_lambda: float = hyper(1.0, "GAE lambda: 0 = one-step TD targets, 1 = n-step returns to the rollout's end.", 0.0, 1.0, label="GAE lambda")
+    n_step_return: int = hyper(0, "Every step learns from exactly n rewards plus gamma^n V(s_t+n) (cut at a termination, bootstrapped at a "
+                               "truncation); 0 = bootstrap at the rollout's end, mixed by GAE lambda.", 0, 2048,
+                               label="n (n-step return)", ticks=(0, 1, 2, 3, 4, 5, 8, 10, 16, 20, 32, 64, 128, 256, 512))
+    gae_lambda: float = hyper(1.0, "GAE lambda (when n = 0): 0 = one-step TD targets, 1 = every reward to the rollout's end.", 0.0, 1.0, label="GAE lambda")
     ent_coef: float = hyper(0.0, "Weight of the entropy bonus that keeps the policy exploring.", 0.0, 0.1, label="Entropy coefficient")
-    vf_coef: float = hyper(0.5, "Weight of the critic's loss in the total loss.", 0.05, 2.0, label="Value-loss coefficient")
+    vf_coef: float = hyper(0.5, "Weight of the critic's loss against the actor's in a shared network (separate networks have an optimizer each).",
+                           0.05, 2.0, label="Value-loss coefficient")
     shared_network: bool = hyper(False, "One trunk with policy and value heads, instead of separate actor and critic networks.", label="Shared network")
     normalize_advantage: bool = hyper(False, "Standardise the advantages of each rollout to mean 0 and std 1 (needs more than one transition).", label="Normalise advantages")
     reward_scale: float = hyper(1.0, "Rewards are multiplied by this before learning (reported returns are not).", 0.001, 1.0, label="Reward scale", log=True)
     loss: str = hyper("mse", "Critic loss on the TD error: squared (mse) or Huber (smooth L1).", choices=("mse", "huber"), label="Value loss")
+
+    def inert_fields(self) -> frozenset[str]:
+        inert = set()
+        if not self.shared_network:
+            inert.add("vf_coef")  # each network has its own optimizer: the weight between the losses is moot
+        if self.n_step_return:
+            inert.add("gae_lambda")  # a fixed n-step return mixes nothing
+        return frozenset(inert)
 
 
 Config = Union[DQNConfig, ActorCriticConfig]
@@ -153,6 +173,8 @@ class AlgoInfo:
 
 _COMMON_SLIDERS = ("learning_rate", "lr_schedule", "gamma", "total_steps", "seed", "stop_when_solved")
 _AC_SLIDERS = ("ent_coef", "vf_coef", "max_grad_norm", "reward_scale")
+# Separate actor and critic have an optimizer each: the value-loss coefficient would do nothing there.
+_SEPARATE_AC_SLIDERS = ("ent_coef", "max_grad_norm", "reward_scale")
 # The single-env actor-critics' step budgets (the issue's 400k on CartPole).
 _ONE_ENV_AC_BUDGETS = {"CartPole-v1": dict(total_steps=400_000), "LunarLander-v3": dict(total_steps=1_000_000)}
 
@@ -203,7 +225,7 @@ ALGOS: dict[str, AlgoInfo] = {
                       reward_scale=0.01, loss="huber", vf_coef=1.0, ent_coef=0.0, max_grad_norm=10.0),
         env_defaults=_ONE_ENV_AC_BUDGETS,
         key_equations=(r"\delta_t = r_t + \gamma\,(1 - \mathrm{terminated}_t)\,V(s_{t+1}) - V(s_t)",
-                       r"L = -\delta_t \log \pi(a_t \mid s_t) + \mathrm{Huber}(\delta_t)"),
+                       r"L = \frac{1}{T}\sum_{t} \left[ -\delta_t \log \pi(a_t \mid s_t) + c_v\,\mathrm{Huber}(\delta_t) \right]"),
         pseudocode=(
             "repeat:\n"
             "    act    for n_steps steps: a ~ pi(.|s), step, store (s, a, r, s', terminated, truncated)\n"
@@ -217,14 +239,14 @@ ALGOS: dict[str, AlgoInfo] = {
         short_name="One-step A2C",
         config_class=ActorCriticConfig,
         summary="Separate actor and critic networks updated after every single step with the one-step advantage r + gamma V(s') - V(s).",
-        sliders=_COMMON_SLIDERS + _AC_SLIDERS,
+        sliders=_COMMON_SLIDERS + _SEPARATE_AC_SLIDERS,
         # The tutorial's lr 1e-3 collapsed to a last-100 mean of 9 here (as its own log did, 175 -> 9): one sample
         # per update needs a small step. Rewards / 100 keep the critic's targets near 1.
-        defaults=dict(hidden_sizes=(128, 64), shared_network=False, learning_rate=1e-4, gamma=0.99, n_steps=1, gae_lambda=1.0,
+        defaults=dict(hidden_sizes=(128, 64), shared_network=False, learning_rate=1e-4, gamma=0.99, n_steps=1, gae_lambda=0.0,
                       ent_coef=0.0, vf_coef=1.0, max_grad_norm=10.0, reward_scale=0.01),
         env_defaults=_ONE_ENV_AC_BUDGETS,
-        key_equations=(r"A(s_t, a_t) \approx r_t + \gamma\,(1 - \mathrm{terminated}_t)\,V(s_{t+1}) - V(s_t)",
-                       r"\nabla J = A\,\nabla \log \pi(a_t \mid s_t)"),
+        key_equations=(r"A_t = r_t + \gamma\,(1 - \mathrm{terminated}_t)\,V(s_{t+1}) - V(s_t)",
+                       r"L_\pi = -A_t \log \pi(a_t \mid s_t), \qquad L_V = \left( V(s_t) - r_t - \gamma\,(1 - \mathrm{terminated}_t)\,V(s_{t+1}) \right)^2"),
         pseudocode=(
             "for each env step:\n"
             "    act    a ~ pi(.|s); step\n"
@@ -238,21 +260,25 @@ ALGOS: dict[str, AlgoInfo] = {
         display_name="N-step Actor-Critic",
         short_name="N-step AC",
         config_class=ActorCriticConfig,
-        summary="Separate actor and critic; every n steps, each step's advantage uses the rewards up to the rollout's end plus V there.",
-        sliders=_COMMON_SLIDERS + ("n_steps", "gae_lambda") + _AC_SLIDERS,
+        summary="Separate actor and critic; every step learns from exactly n rewards plus gamma^n V(s_t+n), cut at the episode's end.",
+        sliders=_COMMON_SLIDERS + ("n_step_return", "n_steps") + _SEPARATE_AC_SLIDERS,
         # The tutorial's lr 5e-4 with clip 0.5 never solved CartPole here (last-100 mean ~100 at 400k steps):
         # one env gives 8 correlated samples per update, so a smaller step, rewards / 100 and no entropy bonus.
-        defaults=dict(hidden_sizes=(256, 256), shared_network=False, learning_rate=1e-4, gamma=0.99, n_steps=8, gae_lambda=1.0,
-                      ent_coef=0.0, vf_coef=1.0, max_grad_norm=10.0, reward_scale=0.01),
+        defaults=dict(hidden_sizes=(256, 256), shared_network=False, learning_rate=1e-4, gamma=0.99, n_steps=8,
+                      n_step_return=8, ent_coef=0.0, vf_coef=1.0, max_grad_norm=10.0, reward_scale=0.01),
         env_defaults=_ONE_ENV_AC_BUDGETS,
-        key_equations=(r"G_t^{(n)} = \sum_{k=0}^{n-1} \gamma^k r_{t+k} + \gamma^n V(s_{t+n})",
-                       r"A_t = G_t^{(n)} - V(s_t)"),
+        key_equations=(r"G_t^{(n)} = \sum_{k=0}^{m-1} \gamma^k r_{t+k} + \gamma^m (1 - \mathrm{terminated}_{t+m-1})\, V(s_{t+m}),"
+                       r"\quad m = \min(n, \text{steps to the episode's end})",
+                       r"A_t = G_t^{(n)} - V(s_t), \qquad L_\pi = -A_t \log \pi(a_t \mid s_t), \qquad L_V = (V(s_t) - G_t^{(n)})^2"),
         pseudocode=(
             "repeat:\n"
-            "    act    for n steps: a ~ pi(.|s), step, store\n"
-            "    learn  G_t = r_t + gamma r_t+1 + ... + gamma^m V(s_t+m)  (cut at a termination)\n"
+            "    act    for n_steps steps: a ~ pi(.|s), step, store\n"
+            "    learn  for every step t whose n rewards are all in (the others wait for the next rollout):\n"
+            "           G_t = r_t + gamma r_t+1 + ... + gamma^(m-1) r_t+m-1 + gamma^m V(s_t+m)\n"
+            "                 (m = n, or fewer at the episode's end; no V after a termination)\n"
             "           A_t = G_t - V(s_t)\n"
-            "           minimise -A log pi(a|s) + vf_coef (V(s) - G)^2 - ent_coef * entropy"
+            "           actor:  minimise -A log pi(a|s) - ent_coef * entropy\n"
+            "           critic: minimise (V(s) - G)^2"
         ),
     ),
     "a2c": AlgoInfo(
@@ -275,8 +301,9 @@ ALGOS: dict[str, AlgoInfo] = {
             "LunarLander-v3": dict(total_steps=1_000_000, shared_network=False, activation="tanh", n_envs=16,
                                    gamma=0.999, learning_rate=8.3e-4, ent_coef=1e-5),
         },
-        key_equations=(r"L = -\frac{1}{NT}\sum_{i,t} A_{i,t} \log \pi(a_{i,t} \mid s_{i,t})",
-                       r"+ c_v\,(V(s_{i,t}) - G_{i,t})^2 - c_e\,\mathcal{H}[\pi(\cdot \mid s_{i,t})]"),
+        key_equations=(r"\hat A_{i,t} = \sum_{k \ge 0} (\gamma\lambda)^k \delta_{i,t+k} \ \text{(to the rollout's end)}, \qquad G_{i,t} = \hat A_{i,t} + V(s_{i,t})",
+                       r"L = \frac{1}{NT}\sum_{i,t} \left[ -\hat A_{i,t} \log \pi(a_{i,t} \mid s_{i,t})"
+                       r" + c_v\,(V(s_{i,t}) - G_{i,t})^2 - c_e\,\mathcal{H}[\pi(\cdot \mid s_{i,t})] \right]"),
         pseudocode=(
             "repeat:\n"
             "    act    step all n_envs envs n_steps times: a ~ pi(.|s)\n"

@@ -97,6 +97,10 @@ class ActorCriticNetwork(nn.Module):
             return self.policy_head(features), self.value_head(features).squeeze(-1)
         return self.actor(obs), self.critic(obs).squeeze(-1)
 
+    def parts(self) -> list[nn.Module]:
+        """What each optimizer trains: the whole shared network, or the actor and the critic apart."""
+        return [self] if self.shared else [self.actor, self.critic]
+
     def numpy_logits(self) -> NumpyForward:
         """The policy's logits as a numpy forward pass (see NumpyForward)."""
         return NumpyForward([*self.trunk, self.policy_head] if self.shared else self.actor)

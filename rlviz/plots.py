@@ -26,6 +26,25 @@ METRIC_LABELS = {
     "q_mean": "Mean Q(s, a)",
     "value_mean": "Mean V(s)",
 }
+# Learners report in their own units, rewards times reward_scale. Values and TD errors of returns are
+# shown divided by it, in env units; losses (squares or Huber of scaled errors) stay, labelled with the scale.
+RETURN_METRICS = ("value_mean", "q_mean", "mean_abs_td_error")
+SCALED_LOSSES = ("actor_loss", "critic_loss")  # DQN's td_loss is never scaled
+
+
+def metric_label(name: str, reward_scale: float = 1.0) -> str:
+    """A metric's title, with its units where they need saying (see RETURN_METRICS)."""
+    label = METRIC_LABELS.get(name, name)
+    if name in RETURN_METRICS:
+        return f"{label}, env units"
+    if name in SCALED_LOSSES and reward_scale != 1.0:
+        return f"{label} (rewards × {reward_scale:g})"
+    return label
+
+
+def in_env_units(name: str, values, reward_scale: float = 1.0):
+    """A metric's reported value(s) as shown: a value or TD error of returns divided by the reward scale."""
+    return values / reward_scale if name in RETURN_METRICS else values
 
 
 def readable_number(value: float) -> str:
@@ -100,20 +119,25 @@ def reward_curve(episodes: pd.DataFrame, solve_threshold: float | None, title: s
     return figure
 
 
-def diagnostics_figure(updates: pd.DataFrame, metrics: Sequence[str]) -> go.Figure:
-    """One small panel per learner metric against env steps (``updates`` has env_step + metric columns)."""
+def diagnostics_figure(updates: pd.DataFrame, metrics: Sequence[str], reward_scale: float = 1.0) -> go.Figure:
+    """One small panel per learner metric against env steps (``updates`` has env_step + metric columns, as
+    the learner reported them with rewards times ``reward_scale``; values of returns are shown in env units)."""
     shown = [name for name in metrics if name in updates.columns]
     columns = 3
     rows = max(1, math.ceil(len(shown) / columns))
-    figure = make_subplots(rows=rows, cols=columns, subplot_titles=[METRIC_LABELS.get(n, n) for n in shown],
-                           horizontal_spacing=0.07, vertical_spacing=0.16)
-    for index, name in enumerate(shown):
+    titles = [metric_label(name, reward_scale) for name in shown]
+    figure = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.07,
+                           vertical_spacing=0.24)
+    for index, (name, title) in enumerate(zip(shown, titles)):
+        row, col = index // columns + 1, index % columns + 1
         figure.add_trace(
-            go.Scatter(x=updates["env_step"], y=updates[name], mode="lines", line=dict(width=1.6, color="#7c3aed"),
-                       name=METRIC_LABELS.get(name, name), hovertemplate="step %{x:,}<br>%{y:.4g}<extra></extra>"),
-            row=index // columns + 1, col=index % columns + 1,
+            go.Scatter(x=updates["env_step"], y=in_env_units(name, updates[name], reward_scale), mode="lines",
+                       line=dict(width=1.6, color="#7c3aed"), name=title,
+                       hovertemplate="step %{x:,}<br>%{y:.4g}<extra></extra>"),
+            row=row, col=col,
         )
-    figure.update_layout(height=220 * rows, showlegend=False, margin=dict(l=10, r=10, t=30, b=10), uirevision="keep")
+        figure.update_xaxes(title_text="environment steps", title_font_size=11, title_standoff=4, row=row, col=col)
+    figure.update_layout(height=250 * rows, showlegend=False, margin=dict(l=10, r=10, t=30, b=10), uirevision="keep")
     figure.update_annotations(font_size=12)
     return figure
 
@@ -147,17 +171,21 @@ def bias_variance_figure(by_n: pd.DataFrame, by_lambda: pd.DataFrame, monte_carl
     # On a log axis an annotation's x is log10 of the value (add_vline's own label would land off the chart).
     figure.add_annotation(x=math.log10(n_steps), y=1, xref="x", yref="y domain", text=f"n = {n_steps}",
                           showarrow=False, xanchor="left", yanchor="top", xshift=3, font_size=12)
+    # The label on the inner side of the line, clear of the axis.
     figure.add_vline(x=lam, line=dict(color="#111827", dash="dot", width=1), row=1, col=2,
-                     annotation_text=f"λ = {lam:g}", annotation_position="top left")
-    figure.add_hline(y=monte_carlo_spread, line=dict(color=_SPREAD_COLOR, dash="dash", width=1), row=1, col=1,
-                     annotation_text="Monte Carlo spread", annotation_position="bottom left")
+                     annotation_text=f"λ = {lam:g}", annotation_position="top right" if lam < 0.5 else "top left")
+    # The Monte Carlo spread as a legend entry: a label on the chart collides with the curves that reach it.
+    n_range = [float(by_n["parameters"].min()), float(by_n["parameters"].max())]
+    figure.add_trace(go.Scatter(x=n_range, y=[monte_carlo_spread] * 2, mode="lines", name="Monte Carlo spread",
+                                line=dict(color=_SPREAD_COLOR, dash="dash", width=1),
+                                hovertemplate="Monte Carlo spread %{y:.3f}<extra></extra>"), row=1, col=1)
     # An explicit range: Plotly's autorange on a log axis stretches to fit the reference-line annotations.
     largest_n = float(by_n["parameters"].max())
     ticks = [n for n in (1, 2, 4, 8, 16, 32, 64, 128, 256) if n <= largest_n]
     figure.update_xaxes(type="log", range=[math.log10(0.9), math.log10(largest_n * 1.15)], tickvals=ticks,
                         title_text="n (rewards summed before bootstrapping)", row=1, col=1)
     figure.update_xaxes(title_text="λ (0 = TD, 1 = Monte Carlo)", range=[-0.02, 1.02], row=1, col=2)
-    figure.update_yaxes(title_text="return units", rangemode="tozero", row=1, col=1)
+    figure.update_yaxes(title_text="return, env units", rangemode="tozero", row=1, col=1)
     figure.update_yaxes(rangemode="tozero", row=1, col=2)
     figure.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), hovermode="x unified",
                          legend=dict(orientation="h", yanchor="top", y=-0.2, x=0))

@@ -21,9 +21,10 @@ import pandas as pd
 import torch
 
 from rlviz.agents import Agent, load_agent
-from rlviz.config import Config, config_from_dict, make_config
+from rlviz.buffers import ReplayBuffer, RolloutBuffer, Transition
+from rlviz.config import Config, DQNConfig, config_from_dict, make_config
 from rlviz.envs import env_info, make_env
-from rlviz.returns import gae, n_step_targets, td_errors, td_targets
+from rlviz.returns import gae, n_step_targets, rollout_returns, td_errors, td_targets
 from rlviz.trainer import Finished, train
 
 END_OF_TRAINING = 2**31  # env_step passed to Agent.act: DQN explores with its final epsilon
@@ -105,7 +106,17 @@ def load_run_agent(run_dir: Path) -> tuple[Config, Agent]:
     return config, load_agent(config, state)
 
 
-def play_episodes(
+class PlayedEpisode(NamedTuple):
+    """One episode as played: the return maths' inputs, and what a learner stores of each step."""
+
+    trajectory: Trajectory  # (T,): rewards times reward_scale and the critic's own V (the learner's units)
+    obs: np.ndarray  # (T, obs_dim) float32: s_t
+    actions: np.ndarray  # (T,) int64: a_t
+    env_rewards: np.ndarray  # (T,): r_t as the env paid it (a learner scales it itself)
+    next_obs: np.ndarray  # (T, obs_dim) float32: the real s_{t+1} (the final observation at an episode end)
+
+
+def play(
     agent: Agent,
     env_id: str,
     reset_seeds: Sequence[int],
@@ -114,26 +125,28 @@ def play_episodes(
     time_limit: int | None = None,
     env_step: int = END_OF_TRAINING,
     reward_scale: float = 1.0,
-) -> list[Trajectory]:
+) -> list[PlayedEpisode]:
     """One episode per reset seed, all played in lockstep with the agent's own (exploring) policy.
 
     Each episode records r_t, V(s_t) and V(s_{t+1}) from ``agent.state_values`` (for DQN,
     max_a Q(s, a)). ``time_limit`` cuts episodes earlier than the env's own limit; a cut step is
     marked truncated, exactly like Gymnasium's TimeLimit. Equal reset seeds give equal start states,
-    so the episodes differ only through the policy's random actions (seeded by ``policy_seed``).
-    Rewards are recorded times ``reward_scale``, as the learner saw them (its critic learned V in
-    those units). Returns one (T_i,) trajectory per seed.
+    so the episodes differ only through the policy's random actions, drawn from a generator seeded
+    with ``policy_seed``: the same call gives the same episodes. The trajectory's rewards are
+    recorded times ``reward_scale``, as the learner saw them (its critic learned V in those units).
     """
     limit = time_limit or env_info(env_id).max_episode_steps
     envs: list[gym.Env] = [make_env(env_id) for _ in reset_seeds]
-    obs = np.stack([env.reset(seed=int(seed))[0] for env, seed in zip(envs, reset_seeds)])
+    obs = np.stack([env.reset(seed=int(seed))[0] for env, seed in zip(envs, reset_seeds)]).astype(np.float32)
     count = len(envs)
-    records: list[list[tuple[float, float, float, bool, bool]]] = [[] for _ in range(count)]
+    records: list[list[tuple]] = [[] for _ in range(count)]
     active = np.ones(count, dtype=bool)
     values = agent.state_values(obs).astype(np.float64)
-    # Fork the RNG: the policy's samples are reproducible and the caller's torch state is untouched.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(policy_seed)
+    # Agents draw their actions from their own numpy generator: lend them a seeded one for the
+    # episodes, and give the agent its own stream back afterwards.
+    own_rng = agent.rng
+    agent.rng = np.random.default_rng(policy_seed)
+    try:
         for step in range(limit):
             playing = np.flatnonzero(active)
             actions = agent.act(obs[playing], env_step)
@@ -143,35 +156,85 @@ def play_episodes(
             for row, index in enumerate(playing):
                 observation, reward, terminated, truncated, _ = envs[index].step(int(actions[row]))
                 next_obs[row] = observation
-                rewards[row] = reward * reward_scale
+                rewards[row] = reward
                 ends[row] = terminated, truncated or (step == limit - 1 and not terminated)
             # V of the real next observation: at a time limit this is the state we bootstrap from.
             next_values = agent.state_values(next_obs).astype(np.float64)
             for row, index in enumerate(playing):
-                records[index].append((rewards[row], values[index], next_values[row], *ends[row]))
+                records[index].append((rewards[row] * reward_scale, values[index], next_values[row], *ends[row],
+                                       obs[index].copy(), int(actions[row]), rewards[row], next_obs[row]))
             obs[playing] = next_obs
             values[playing] = next_values  # V(s_{t+1}) is next row's V(s_t): one forward pass, one number
             active[playing] = ~(ends[:, 0] | ends[:, 1])
             if not active.any():
                 break
-    for env in envs:
-        env.close()
-    return [_trajectory(rows) for rows in records]
+    finally:
+        agent.rng = own_rng
+        for env in envs:
+            env.close()
+    return [_played(rows) for rows in records]
 
 
-def _trajectory(rows: list[tuple[float, float, float, bool, bool]]) -> Trajectory:
-    rewards, values, next_values, terminated, truncated = zip(*rows)
-    return Trajectory(np.array(rewards, dtype=np.float64), np.array(values, dtype=np.float64),
-                      np.array(next_values, dtype=np.float64), np.array(terminated, dtype=bool),
-                      np.array(truncated, dtype=bool))
+def _played(rows: list[tuple]) -> PlayedEpisode:
+    rewards, values, next_values, terminated, truncated, obs, actions, env_rewards, next_obs = zip(*rows)
+    trajectory = Trajectory(np.array(rewards, dtype=np.float64), np.array(values, dtype=np.float64),
+                            np.array(next_values, dtype=np.float64), np.array(terminated, dtype=bool),
+                            np.array(truncated, dtype=bool))
+    return PlayedEpisode(trajectory, np.stack(obs), np.array(actions, dtype=np.int64),
+                         np.array(env_rewards, dtype=np.float64), np.stack(next_obs))
+
+
+def play_episodes(agent: Agent, env_id: str, reset_seeds: Sequence[int], **options) -> list[Trajectory]:
+    """The trajectories of ``play(agent, env_id, reset_seeds, **options)``: one (T_i,) per seed."""
+    return [episode.trajectory for episode in play(agent, env_id, reset_seeds, **options)]
+
+
+def in_env_units(trajectory: Trajectory, reward_scale: float) -> Trajectory:
+    """The learner's numbers divided by its reward scale: rewards as the env paid them, V(s) in the
+    env's returns. Every return function is linear in (r, V), so its outputs scale the same way."""
+    return trajectory._replace(rewards=trajectory.rewards / reward_scale, values=trajectory.values / reward_scale,
+                               next_values=trajectory.next_values / reward_scale)
+
+
+def learner_stream(parts: Sequence[PlayedEpisode]) -> tuple[Transition, ...]:
+    """Consecutive stretches of play as the trainer hands them to a learner: one Transition of
+    one env (N = 1) per vector step.
+
+    Gymnasium's NEXT_STEP autoreset puts a reset step after every step that ended an episode: its
+    action is ignored, the trainer marks it invalid and learners store nothing of it, but it is a
+    vector step, so it uses one of a rollout's n_steps.
+    """
+    steps: list[Transition] = []
+    for part in parts:
+        trajectory = part.trajectory
+        for t in range(trajectory.length):
+            one = slice(t, t + 1)
+            steps.append(Transition(part.obs[one], part.actions[one], part.env_rewards[one], part.next_obs[one],
+                                    trajectory.terminated[one], trajectory.truncated[one], np.ones(1, dtype=bool)))
+            if trajectory.terminated[t] or trajectory.truncated[t]:
+                steps.append(Transition(part.next_obs[one], part.actions[one], np.zeros(1), part.next_obs[one],
+                                        np.zeros(1, dtype=bool), np.zeros(1, dtype=bool), np.zeros(1, dtype=bool)))
+    return tuple(steps)
 
 
 class WorkedSegment(NamedTuple):
-    """The segment of the worked table, with where each row sits in its episode."""
+    """The segment of the worked table: its numbers, where each row sits in its episode, and the
+    same steps as the learner's stream."""
 
-    trajectory: Trajectory  # (T,)
+    trajectory: Trajectory  # (T,) in the learner's units: rewards times reward_scale, the critic's own V
     episode_steps: np.ndarray  # (T,) int: the step index of row t inside its own episode
+    transitions: tuple[Transition, ...]  # the rows plus the reset step after each episode end (see learner_stream)
+    reward_scale: float
     note: str  # how the segment was made, in one or two sentences
+
+    @property
+    def env_units(self) -> Trajectory:
+        """The trajectory in the env's units: what the page shows."""
+        return in_env_units(self.trajectory, self.reward_scale)
+
+
+def _first(episodes: list[PlayedEpisode], wanted) -> PlayedEpisode | None:
+    return next((episode for episode in episodes if wanted(episode.trajectory)), None)
 
 
 def worked_segment(
@@ -179,50 +242,73 @@ def worked_segment(
     env_id: str,
     *,
     seed: int = 0,
-    tail_steps: int = 16,
-    head_steps: int = 12,
+    tail_steps: int = 12,
+    cut_steps: int = 6,
+    head_steps: int = 6,
     candidates: int = 8,
     env_step: int = END_OF_TRAINING,
     reward_scale: float = 1.0,
 ) -> WorkedSegment:
-    """A short segment with both kinds of episode end: the last ``tail_steps`` steps of an episode
-    that terminated, then the first ``head_steps`` steps of a new episode cut by a time limit.
+    """A stretch of play, one episode after the other as a learner sees it, with each kind of step:
 
-    Plays ``candidates`` episodes and keeps the first that terminated; if the agent never fails
-    (every episode reaches the env's time limit), the tail of a truncated episode is used instead.
+    1. the last ``tail_steps`` steps of an episode that terminated;
+    2. a whole episode cut by a time limit of ``cut_steps`` steps: truncated, in mid-segment;
+    3. the first ``head_steps`` steps of the next episode, which goes on past the segment's end.
+
+    Each part is the first of ``candidates`` episodes that ends as wanted. If the agent never fails
+    (every episode reaches the env's time limit), part 1 is the tail of a truncated episode.
     """
-    episodes = play_episodes(agent, env_id, [seed + i for i in range(candidates)], policy_seed=seed,
-                             env_step=env_step, reward_scale=reward_scale)
-    ended_in_termination = [episode for episode in episodes if episode.terminated[-1]]
-    first = ended_in_termination[0] if ended_in_termination else episodes[0]
-    tail = Trajectory(*(array[-tail_steps:] for array in first))
-    head = play_episodes(agent, env_id, [seed + candidates], policy_seed=seed + 1, time_limit=head_steps,
-                         env_step=env_step, reward_scale=reward_scale)[0]
     limit = env_info(env_id).max_episode_steps
-    if ended_in_termination:
-        how = f"the last {tail.length} steps of an episode of {first.length} steps that **terminated**"
+    seeds = [seed + i for i in range(candidates)]
+
+    def episodes(offset: int, time_limit: int | None) -> list[PlayedEpisode]:
+        return play(agent, env_id, [s + offset for s in seeds], policy_seed=seed + offset, time_limit=time_limit,
+                    env_step=env_step, reward_scale=reward_scale)
+
+    ended = episodes(0, None)
+    first = _first(ended, lambda episode: episode.terminated[-1]) or ended[0]
+    tail = PlayedEpisode(Trajectory(*(array[-tail_steps:] for array in first.trajectory)),
+                         *(array[-tail_steps:] for array in first[1:]))
+    cuts = episodes(candidates, cut_steps)
+    cut = _first(cuts, lambda episode: episode.truncated[-1]) or cuts[0]
+    heads = episodes(2 * candidates, head_steps)
+    head = _first(heads, lambda episode: not episode.terminated[-1]) or heads[0]
+    # The head's episode goes on after the segment: its last step is no time limit, just the segment's end.
+    head = head._replace(trajectory=head.trajectory._replace(truncated=np.zeros(head.trajectory.length, dtype=bool)))
+    parts = [tail, cut, head]
+
+    length = first.trajectory.length
+    if first.trajectory.terminated[-1]:
+        how = (f"a whole episode of {length} steps" if tail.trajectory.length == length else
+               f"the last {tail.trajectory.length} steps of an episode of {length} steps")
+        how += " that **terminated**"
     else:
-        how = (f"the last {tail.length} steps of an episode that reached {env_id}'s time limit of {limit} steps "
-               f"(none of {candidates} episodes terminated: this agent does not fail)")
-    cut = "**truncated**" if head.truncated[-1] else "terminated before the limit"
-    note = (f"Rows are {how}, then the first {head.length} steps of a new episode, {cut} by a time limit of "
-            f"{head_steps} steps, set this short so that a truncation fits in the table "
-            f"({env_id}'s own limit is {limit}).")
-    episode_steps = np.concatenate([np.arange(first.length - tail.length, first.length), np.arange(head.length)])
-    return WorkedSegment(concatenate([tail, head]), episode_steps, note)
+        how = (f"the last {tail.trajectory.length} steps of an episode that reached {env_id}'s time limit of {limit} "
+               f"steps (none of {candidates} episodes terminated: this agent does not fail)")
+    cut_how = ("**truncated** by a time limit of" if cut.trajectory.truncated[-1] else
+               "which terminated before a time limit of")
+    note = (f"Rows are {how}, then a whole episode {cut_how} {cut_steps} steps (set this short so that a truncation "
+            f"fits in the table; {env_id}'s own limit is {limit}), then the first {head.trajectory.length} steps of the "
+            "next episode, which goes on after the table.")
+    episode_steps = np.concatenate([np.arange(length - tail.trajectory.length, length),
+                                    *(np.arange(part.trajectory.length) for part in parts[1:])])
+    trajectory = concatenate([part.trajectory for part in parts])
+    return WorkedSegment(trajectory, episode_steps, learner_stream(parts), reward_scale, note)
 
 
 # --- the worked table and its written-out sums ---------------------------------------------------
 
 TABLE_COLUMNS = ("t", "episode_step", "reward", "value", "next_value", "terminated", "truncated",
-                 "n_step_target", "n_step_advantage", "td_error", "gae_advantage")
+                 "n_step_target", "trained_on", "update", "n_step_advantage", "td_error", "gae_advantage")
 
 
 def worked_table(trajectory: Trajectory, gamma: float, n_steps: int, lam: float,
-                 episode_steps: np.ndarray | None = None) -> pd.DataFrame:
+                 episode_steps: np.ndarray | None = None, trained: TrainedOn | None = None) -> pd.DataFrame:
     """One row per step t of a (T,) trajectory; every derived number comes from rlviz.returns:
 
     n_step_target    G_t^(n)  = n_step_targets(..., gamma, n_steps)
+    trained_on       the target the run's learner used for row t (``trained_on``; NaN if none or not given)
+    update           which of the run's updates learned it (NaN if none or not given)
     n_step_advantage G_t^(n) - V(s_t)
     td_error         delta_t  = td_errors(..., gamma) = r_t + gamma (1 - terminated_t) V(s_{t+1}) - V(s_t)
     gae_advantage    A_t      = gae(..., gamma, lam)
@@ -230,6 +316,7 @@ def worked_table(trajectory: Trajectory, gamma: float, n_steps: int, lam: float,
     rewards, values, next_values, terminated, truncated = trajectory
     targets = n_step_targets(rewards, next_values, terminated, truncated, gamma, n_steps)
     steps = np.arange(trajectory.length) if episode_steps is None else episode_steps
+    missing = np.full(trajectory.length, np.nan)
     return pd.DataFrame({
         "t": np.arange(trajectory.length),
         "episode_step": steps,
@@ -239,10 +326,178 @@ def worked_table(trajectory: Trajectory, gamma: float, n_steps: int, lam: float,
         "terminated": terminated.astype(bool),
         "truncated": truncated.astype(bool),
         "n_step_target": targets,
+        "trained_on": missing if trained is None else trained.targets,
+        "update": missing if trained is None else trained.updates,
         "n_step_advantage": targets - values,
         "td_error": td_errors(rewards, values, next_values, terminated, gamma),
         "gae_advantage": gae(rewards, values, next_values, terminated, truncated, gamma, lam),
     }, columns=list(TABLE_COLUMNS))
+
+
+# --- what the run trained on ---------------------------------------------------------------------
+
+class TrainedOn(NamedTuple):
+    """The target a run's learner regresses on for each row of a worked segment (see ``trained_on``)."""
+
+    targets: np.ndarray  # (T,) G_t in the env's units; NaN where the learner learns row t only after the segment
+    updates: np.ndarray  # (T,) float: the update (1, 2, ... from the segment's start) that learns row t; NaN for DQN
+
+
+def trained_on(segment: WorkedSegment, config: Config, agent: Agent) -> TrainedOn:
+    """The target the run's learner computes for each row of ``segment``, by the learner's own code.
+
+    Actor-critic: the segment's stream (``segment.transitions``, which starts at a rollout boundary)
+    fills the learner's RolloutBuffer, n_steps vector steps per rollout (the reset step after an
+    episode end uses one), and ``rollout_returns`` gives each rollout's returns with the run's
+    gamma, n_step_return and gae_lambda from the critic's V(s_t) and V(s_{t+1}). As in
+    ``ActorCriticAgent.learn``, learned rows leave the buffer and the others wait for the next
+    rollout. A row gets no target (NaN) when its target needs steps after the segment: a fixed
+    n-step return still missing rewards, or, with n_step_return = 0 and lambda > 0, a row of the
+    unfinished last rollout whose episode goes on (it bootstraps at that rollout's end).
+
+    DQN: ``DQNAgent.td_target`` on the segment's transitions, stored by its ReplayBuffer.
+    Targets are computed in the learner's units (rewards times reward_scale), then divided by it.
+    """
+    trajectory = segment.trajectory
+    horizon = trajectory.length
+    obs_dim = segment.transitions[0].obs.shape[1]
+    if isinstance(config, DQNConfig):
+        replay = ReplayBuffer(len(segment.transitions), obs_dim, np.random.default_rng(0))
+        for step in segment.transitions:
+            replay.add(step)
+        targets = agent.td_target(replay.batch(np.arange(replay.size)))  # type: ignore[attr-defined]
+        return TrainedOn(targets.numpy().astype(np.float64), np.full(horizon, np.nan))
+
+    targets, updates = np.full(horizon, np.nan), np.full(horizon, np.nan)
+    # The critic's V(s_t), V(s_t+1) of each row, as the learner's float32 (its network's outputs).
+    values = torch.as_tensor(trajectory.values, dtype=torch.float32)[:, None]
+    next_values = torch.as_tensor(trajectory.next_values, dtype=torch.float32)[:, None]
+    buffer = RolloutBuffer(config.n_steps, 1, obs_dim, carry_capacity=max(0, config.n_step_return - 1))
+    first_row, update = 0, 0  # the segment row of the buffer's first row; updates so far
+    for index, step in enumerate(segment.transitions):
+        buffer.add(step, config.reward_scale)
+        segment_ends = index == len(segment.transitions) - 1
+        if not (buffer.full or segment_ends):
+            continue
+        rollout = buffer.take()
+        length = int(rollout.lengths[0])
+        if length == 0:  # only reset steps: the learner skips it too
+            buffer.keep(rollout.lengths)
+            continue
+        rows = slice(first_row, first_row + length)
+        returns, learned = rollout_returns(rollout.rewards, values[rows], next_values[rows], rollout.terminated,
+                                           rollout.truncated, rollout.lengths, config.gamma, config.n_step_return,
+                                           config.gae_lambda)
+        known = learned[:, 0].numpy() > 0
+        update += int(known.any())
+        if not buffer.full and not config.n_step_return and config.gae_lambda > 0:
+            # The rollout goes on after the segment and bootstraps at its end: only rows whose episode
+            # ends within the segment (where GAE's recursion restarts) already have their target.
+            ended = (rollout.terminated + rollout.truncated)[:, 0].numpy() > 0
+            known &= np.flip(np.logical_or.accumulate(np.flip(ended)))
+        known_rows = first_row + np.flatnonzero(known)
+        targets[known_rows] = returns[:, 0].numpy()[known] / config.reward_scale
+        updates[known_rows] = update
+        first_kept = learned.sum(dim=0).numpy().astype(np.int64)  # learned rows are a prefix, as in learn()
+        buffer.keep(first_kept)
+        first_row += int(first_kept[0])
+    return TrainedOn(targets, updates)
+
+
+class RunTargets(NamedTuple):
+    """Which return a run's learner regresses on, and the page's settings (gamma, n, lambda) that match it."""
+
+    kind: str  # "n-step": a fixed n-step return; "rollout": GAE(lambda) bootstrapped at each rollout's end; "dqn"
+    gamma: float
+    n: int  # the page's n: the fixed n; 1 for a one-step target (lambda = 0, DQN); else the rollout length
+    lam: float | None  # the run's GAE lambda ("rollout"); None where lambda plays no part
+    n_steps: int | None  # env steps per update (actor-critic); None for DQN
+    reward_scale: float
+
+    @property
+    def one_step(self) -> bool:
+        return self.kind == "dqn" or self.lam == 0
+
+
+def run_targets(config: Config) -> RunTargets:
+    """The estimator of ``config`` (the design's "two return estimators", plus DQN's target)."""
+    if isinstance(config, DQNConfig):
+        return RunTargets("dqn", config.gamma, 1, None, None, 1.0)
+    if config.n_step_return:
+        return RunTargets("n-step", config.gamma, config.n_step_return, None, config.n_steps, config.reward_scale)
+    n = 1 if config.gae_lambda == 0 else config.n_steps
+    return RunTargets("rollout", config.gamma, n, config.gae_lambda, config.n_steps, config.reward_scale)
+
+
+def _every(steps: int) -> str:
+    return "every step" if steps == 1 else f"every {steps} steps"
+
+
+def describe_targets(run: RunTargets) -> str:
+    """What the run's learner regresses on, as the end of a sentence (Markdown)."""
+    gamma = f"γ = {run.gamma:g}"
+    if run.kind == "dqn":
+        return (r"the DQN target $r_t + \gamma (1 - \mathrm{terminated}_t) \max_{a'} Q_{\theta^-}(s_{t+1}, a')$ "
+                f"(`DQNAgent.td_target`, {gamma}) on every replayed transition")
+    if run.kind == "n-step":
+        return (f"exactly the {run.n}-step return of every step (`n_step_return` = {run.n}, {gamma}), learned once "
+                f"its {run.n} rewards are in; an update {_every(run.n_steps)}")
+    if run.lam == 0:
+        return (r"the one-step TD target $r_t + \gamma (1 - \mathrm{terminated}_t) V(s_{t+1})$ "
+                f"(`n_step_return` = 0, GAE λ = 0, {gamma}); an update {_every(run.n_steps)}")
+    return (f"$\\hat A_t + V(s_t)$ with GAE λ = {run.lam:g}, bootstrapped at the end of every rollout of "
+            f"{run.n_steps} steps (`n_step_return` = 0, {gamma})")
+
+
+def source_note(run: RunTargets, who: str, env_id: str) -> str:
+    """What the page's numbers come from: the run's targets, its V for DQN, and its units."""
+    notes = [f"{who[0].upper()}{who[1:]} trained on {describe_targets(run)}."]
+    if run.kind == "dqn":
+        notes.append("A DQN run has no separate critic: here V(s) = max_a Q(s, a) of its Q-network. A run keeps only "
+                     "its online network, so here the target network θ⁻ is a copy of it.")
+    if run.reward_scale != 1.0:
+        notes.append(f"It multiplies rewards by {run.reward_scale:g} before learning, so its critic learned values in "
+                     f"those units. **Every value and return on this page is in env units**: rewards as {env_id} pays "
+                     f"them, and the critic's values divided by {run.reward_scale:g} (times {1 / run.reward_scale:g}).")
+    return " ".join(notes)
+
+
+def _and_list(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def moved_settings(run: RunTargets, gamma: float, n: int, lam: float) -> list[str]:
+    """The page's settings that are not the run's, e.g. ["n to 3 (from 8)"]; lambda only if the run has one."""
+    moved = []
+    if abs(gamma - run.gamma) > 5e-4:  # the slider's step is 0.001
+        moved.append(f"γ to {gamma:g} (from {run.gamma:g})")
+    if n != run.n:
+        moved.append(f"n to {n} (from {run.n})")
+    if run.lam is not None and abs(lam - run.lam) > 1e-9:
+        moved.append(f"λ to {lam:g} (from {run.lam:g})")
+    return moved
+
+
+def settings_note(run: RunTargets, moved: Sequence[str], who: str = "your run",
+                  column: str = "your run trained on") -> str:
+    """Whether the page computes with the run's settings: if not (``moved``), its numbers differ from
+    what the run trained on, while the "trained on" column (headed ``column``) keeps the run's settings."""
+    if moved:
+        return (f"**You moved {_and_list(moved)}: the numbers on this page now differ from what {who} trained "
+                f"on.** The column “{column}” keeps {who}'s settings.")
+    if run.kind == "rollout" and not run.one_step:
+        return (f"These are {who}'s settings, but its targets bootstrap at the end of every rollout (the rows of one "
+                f"update): they equal $\\hat A_t + V(s_t)$ of the table only where the episode ends inside the rollout.")
+    return (f"These are {who}'s settings: the $G_t^{{({run.n})}}$ column equals “{column}” on every row it "
+            "learned here.")
+
+
+def waiting_note(run: RunTargets) -> str:
+    """Why some rows of the "trained on" column are empty."""
+    if run.kind == "n-step":
+        return "Empty: learned in the next rollout, once its rewards exist."
+    return ("Empty: its rollout ends after the table, and its target bootstraps from V at that rollout's end, a step "
+            "the table does not show.")
 
 
 class SumTerm(NamedTuple):
@@ -363,8 +618,9 @@ def n_step_sum_latex(written: NStepSum, gamma: float, max_terms: int = 6) -> lis
 
 
 def interesting_row(trajectory: Trajectory) -> int:
-    """A row worth reading first: two steps before the first termination (its n-step sums get cut)."""
-    ends = np.flatnonzero(trajectory.terminated)
+    """A row worth reading first: two steps before the first termination (its n-step sums get cut),
+    or, where nothing terminates, before the first truncation."""
+    ends = np.flatnonzero(trajectory.terminated if trajectory.terminated.any() else trajectory.truncated)
     return max(0, int(ends[0]) - 2) if len(ends) else 0
 
 
@@ -478,7 +734,8 @@ def study_rollouts(
     env_step: int = END_OF_TRAINING,
     reward_scale: float = 1.0,
 ) -> StudyRollouts:
-    """``rollouts_per_start`` episodes from each of ``starts`` start states (equal reset seeds).
+    """``rollouts_per_start`` episodes from each of ``starts`` start states (equal reset seeds), in the
+    env's units (the critic's values divided by the learner's ``reward_scale``).
 
     Between episodes of one group only the policy's sampled actions differ: that is the variance
     the n-step estimate sees. ``max_steps`` caps long episodes (a truncation, bootstrapped).
@@ -487,7 +744,7 @@ def study_rollouts(
     episodes = play_episodes(agent, env_id, reset_seeds, policy_seed=seed, time_limit=max_steps,
                              env_step=env_step, reward_scale=reward_scale)
     groups = np.repeat(np.arange(starts), rollouts_per_start)
-    return StudyRollouts(stack_episodes(episodes), groups)
+    return StudyRollouts(in_env_units(stack_episodes(episodes), reward_scale), groups)
 
 
 class EstimatorStats(NamedTuple):
@@ -522,9 +779,22 @@ class BiasVariance(NamedTuple):
     by_n: EstimatorStats  # n-step targets G_0^(n)
     by_lambda: EstimatorStats  # lambda-returns A_0^GAE(lambda) + V(s_0)
     monte_carlo_spread: float  # the spread of the Monte Carlo return itself
+    reward_spread: float  # the spread of the discounted rewards alone (no bootstrap): 0 if every episode paid the same
     mean_episode_length: float
     episodes: int
     starts: int
+    terminated: int  # episodes that ended in a termination (a failure, in CartPole)
+
+    @property
+    def no_spread(self) -> bool:
+        """Every episode of a start state collected the same rewards: the policy's randomness changes
+        nothing the return sees (a CartPole policy that never fails), so there is no variance to trade."""
+        return self.reward_spread < 1e-9
+
+
+def _spread(estimate: np.ndarray, groups: np.ndarray) -> float:
+    """sqrt(mean_s var_i estimate(s, i)): the standard deviation within a start state, (N,) -> scalar."""
+    return math.sqrt(np.mean([estimate[groups == g].var(ddof=1) for g in np.unique(groups)]))
 
 
 def _stats(parameters: Iterable[float], estimates: list[np.ndarray], reference: np.ndarray,
@@ -534,7 +804,7 @@ def _stats(parameters: Iterable[float], estimates: list[np.ndarray], reference: 
     bias, spread, rmse = [], [], []
     for estimate in estimates:
         bias.append(np.mean([estimate[groups == g].mean() - reference[groups == g].mean() for g in labels]))
-        spread.append(math.sqrt(np.mean([estimate[groups == g].var(ddof=1) for g in labels])))
+        spread.append(_spread(estimate, groups))
         rmse.append(math.sqrt(np.mean((estimate - centre) ** 2)))
     return EstimatorStats(np.array(list(parameters), dtype=float), np.array(bias), np.array(spread), np.array(rmse))
 
@@ -558,16 +828,29 @@ def bias_variance(
     by_n = [n_step_targets(rewards, next_values, terminated, truncated, gamma, n)[0] for n in n_values]
     by_lambda = [gae(rewards, values, next_values, terminated, truncated, gamma, lam)[0] + values[0]
                  for lam in lam_values]
-    monte_carlo_spread = math.sqrt(np.mean([monte_carlo[groups == g].var(ddof=1) for g in np.unique(groups)]))
+    discounted_rewards = n_step_targets(rewards, np.zeros_like(next_values), terminated, truncated, gamma, horizon)[0]
     lengths = (terminated | truncated).argmax(axis=0) + 1
     return BiasVariance(
         _stats(n_values, by_n, monte_carlo, groups),
         _stats(lam_values, by_lambda, monte_carlo, groups),
-        monte_carlo_spread,
+        _spread(monte_carlo, groups),
+        _spread(discounted_rewards, groups),
         float(lengths.mean()),
         int(rewards.shape[1]),
         int(len(np.unique(groups))),
+        int(terminated[lengths - 1, np.arange(len(lengths))].sum()),
     )
+
+
+def no_spread_note(study: BiasVariance, env_id: str, who: str = "your run") -> str:
+    """Why the bias-variance plot is left out for a policy whose episodes all pay the same."""
+    failures = ("none of them terminated: this policy never fails" if study.terminated == 0 else
+                f"{study.terminated} of them terminated, each after the same rewards")
+    return (f"**Nothing to trade here.** From each start state {who}'s policy played its episodes ({study.episodes} in "
+            f"all, {study.mean_episode_length:.0f} steps long on average, on {env_id}) and {failures}. Every episode "
+            "of a start state collected exactly the same rewards, so the Monte Carlo return has no spread: there is no "
+            "variance for a longer n or a larger λ to add, and a plot of bias and spread would be a plot of zeros. A "
+            "half-trained policy that still fails shows the trade-off: compute with the example agent.")
 
 
 # --- the soft target update ----------------------------------------------------------------------
@@ -605,9 +888,10 @@ def soft_update_curve(online: np.ndarray, tau: float, every: int = 1) -> np.ndar
 class SoftUpdateDemo(NamedTuple):
     online: np.ndarray  # (K + 1,) one online weight over K syncs
     soft: np.ndarray  # (K + 1,) its Polyak target with tau
-    hard: np.ndarray  # (K + 1,) a hard copy (tau = 1) every round(1 / tau) syncs
-    copy_period: int  # round(1 / tau)
+    hard: np.ndarray  # (K + 1,) a hard copy (tau = 1) every C = round(1 / tau) syncs
+    copy_period: int  # C = round(1 / tau)
     mean_lag: float  # (1 - tau) / tau syncs: the mean age of the weights in the soft target
+    hard_mean_lag: float  # (C - 1) / 2 syncs: a hard copy's age runs 0, 1, ..., C - 1, then it is copied again
     old_weight: float  # (1 - tau)^(1 / tau): the share of weights older than 1 / tau syncs (~ e^-1)
 
 
@@ -617,4 +901,25 @@ def soft_update_demo(tau: float, seed: int = 0) -> SoftUpdateDemo:
     online = online_parameter_path(syncs, seed)
     period = max(1, round(1 / tau))
     return SoftUpdateDemo(online, soft_update_curve(online, tau), soft_update_curve(online, 1.0, every=period),
-                          period, (1 - tau) / tau, (1 - tau) ** (1 / tau))
+                          period, (1 - tau) / tau, (period - 1) / 2, (1 - tau) ** (1 / tau))
+
+
+class SyncSettings(NamedTuple):
+    """The tau and sync interval the soft-update section quotes."""
+
+    whose: str  # "Your run", or "DQN's CartPole-v1 preset"
+    tau: float
+    target_update_interval: int  # env steps between syncs
+
+    def describe(self) -> str:
+        interval = self.target_update_interval
+        every = "every env step" if interval == 1 else f"every {interval} env steps"
+        return f"{self.whose} uses τ = {self.tau:g}, with a sync {every}"
+
+
+def sync_settings(config: Config) -> SyncSettings:
+    """A DQN run's own tau and sync interval; for any other run, those of DQN's preset on its env."""
+    if isinstance(config, DQNConfig):
+        return SyncSettings("Your run", config.tau, config.target_update_interval)
+    preset = make_config("dqn", config.env_id)
+    return SyncSettings(f"DQN's {config.env_id} preset", preset.tau, preset.target_update_interval)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlviz.plots import MAX_POINTS, readable_number, reward_curve
+from rlviz.plots import MAX_POINTS, diagnostics_figure, readable_number, reward_curve
 from rlviz.ui.run_view import LIVE_MAX_POINTS
 
 
@@ -41,3 +41,23 @@ def test_a_short_run_shows_every_episode():
 def test_readable_number_fits_a_metric_tile(value, text):
     assert readable_number(value) == text
     assert len(text) <= 7
+
+
+def test_diagnostics_show_values_of_returns_in_env_units_and_label_scaled_losses():
+    updates = pd.DataFrame({"env_step": [100, 200], "critic_loss": [0.02, 0.01], "value_mean": [0.5, 0.9],
+                            "mean_abs_td_error": [0.03, 0.01], "entropy": [0.69, 0.6]})
+    metrics = ["critic_loss", "entropy", "mean_abs_td_error", "value_mean"]
+    figure = diagnostics_figure(updates, metrics, reward_scale=0.01)
+    titles = [annotation.text for annotation in figure.layout.annotations]
+    assert titles == ["Critic loss (rewards × 0.01)", "Policy entropy", "Mean |TD error|, env units",
+                      "Mean V(s), env units"]
+    by_title = {trace.name: list(trace.y) for trace in figure.data}
+    assert by_title["Mean V(s), env units"] == pytest.approx([50.0, 90.0])  # the critic's values / 0.01
+    assert by_title["Mean |TD error|, env units"] == pytest.approx([3.0, 1.0])
+    assert by_title["Critic loss (rewards × 0.01)"] == [0.02, 0.01]  # a loss stays in the learner's units
+    assert by_title["Policy entropy"] == [0.69, 0.6]
+    # Every panel says what its x axis is.
+    axes = [figure.layout[f"xaxis{index if index > 1 else ''}"] for index in range(1, len(metrics) + 1)]
+    assert all(axis.title.text == "environment steps" for axis in axes)
+    # Unscaled rewards: no scale in the labels.
+    assert diagnostics_figure(updates, ["critic_loss"]).layout.annotations[0].text == "Critic loss"

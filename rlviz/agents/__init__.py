@@ -11,6 +11,8 @@ from rlviz.config import ActorCriticConfig, Config, DQNConfig
 
 
 class Agent(Protocol):
+    rng: np.random.Generator  # every random choice ``act`` makes is drawn from it
+
     def act(self, obs: np.ndarray, env_step: int) -> np.ndarray:
         """Exploratory actions (N,) for a batch of observations (N, obs_dim)."""
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from rlviz.agents.optim import clip_grad_norm, set_learning_rate
-from rlviz.buffers import ReplayBuffer, Transition
+from rlviz.buffers import ReplayBatch, ReplayBuffer, Transition
 from rlviz.config import DQNConfig
 from rlviz.networks import NumpyForward, mlp
 from rlviz.returns import td_targets
@@ -78,12 +78,19 @@ class DQNAgent:
             self.sync_target()
         return metrics
 
+    def td_target(self, batch: ReplayBatch) -> torch.Tensor:
+        """y = r + gamma (1 - terminated) max_a' Q_target(s', a') for each transition of ``batch``, shape (B,).
+
+        A fixed regression label: computed without a graph, so no gradient flows through it.
+        """
+        with torch.no_grad():
+            next_q_max = self.target_network(batch.next_obs).max(dim=1).values  # (B,)
+            return td_targets(batch.rewards, next_q_max, batch.terminated, self.config.gamma)
+
     def learn(self, env_step: int) -> dict[str, float]:
         config = self.config
         batch = self.buffer.sample(config.batch_size)
-        with torch.no_grad():  # the target is a fixed regression label: no gradient through it
-            next_q_max = self.target_network(batch.next_obs).max(dim=1).values  # (B,)
-            td_target = td_targets(batch.rewards, next_q_max, batch.terminated, config.gamma)  # r + gamma (1 - term) max Q
+        td_target = self.td_target(batch)
         q_taken = self.q_network(batch.obs).gather(1, batch.actions.unsqueeze(1)).squeeze(1)  # (B,)
         td_error = td_target - q_taken
         if config.loss == "huber":

@@ -83,7 +83,8 @@ def config_form(algo: str, env_id: str, columns: int = 3) -> Config:
     info = ALGOS[algo]
     values: dict[str, Any] = {}
     slots = st.columns(columns)
-    for index, name in enumerate(info.sliders):
+    shown = [name for name in info.sliders if name not in preset.inert_fields()]
+    for index, name in enumerate(shown):
         with slots[index % columns]:
             values[name] = field_widget(info.config_class, name, getattr(preset, name),
                                         key=widget_key(algo, env_id, name), persist_state="session")

@@ -10,7 +10,8 @@ import streamlit as st
 from rlviz.config import Config, ConfigError, changed_fields, format_value, run_label
 from rlviz.envs import env_info
 from rlviz.feeds import RunFeed, feed
-from rlviz.plots import MAX_POINTS, METRIC_LABELS, diagnostics_figure, readable_number, reward_curve, thinning_stride
+from rlviz.plots import (MAX_POINTS, diagnostics_figure, in_env_units, metric_label, readable_number, reward_curve,
+                         thinning_stride)
 from rlviz.runs import RunStatus, bundle_zip
 from rlviz.ui.config_form import load_into_form
 from rlviz.ui.store import get_store
@@ -155,11 +156,14 @@ def _diagnostics(run_feed: RunFeed, config: Config, run_id: str) -> None:
             st.caption("No update yet: the learner has not started (DQN waits for learning_starts steps).")
             return
         latest = run_feed.latest_metrics
-        tiles = st.columns(len(metrics))
-        for tile, name in zip(tiles, metrics):
-            if name in latest:
-                tile.metric(METRIC_LABELS[name], readable_number(latest[name]))
-        st.plotly_chart(diagnostics_figure(pd.DataFrame(updates), metrics), width="stretch", key=f"diag:{run_id}")
+        reward_scale = getattr(config, "reward_scale", 1.0)  # only actor-critics scale rewards
+        shown = [name for name in metrics if name in latest]
+        # Three tiles a row, as the panels below: the labels carry their units and need the width.
+        for start in range(0, len(shown), 3):
+            for tile, name in zip(st.columns(3), shown[start:start + 3]):
+                tile.metric(metric_label(name, reward_scale), readable_number(in_env_units(name, latest[name], reward_scale)))
+        st.plotly_chart(diagnostics_figure(pd.DataFrame(updates), metrics, reward_scale), width="stretch",
+                        key=f"diag:{run_id}")
 
 
 def _finished_view(run_id: str, config: Config, status: RunStatus, cached: bool) -> None:
