@@ -3,4 +3,4 @@
 The library is importable without Streamlit; only ``rlviz.ui`` touches it.
 """
 
-__version__ = "0.2.0"  # part of every run's cache key: bump it when the same config would train differently
+__version__ = "0.3.0"  # part of every run's cache key: bump it when the same config would train differently

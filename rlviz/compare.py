@@ -418,10 +418,10 @@ class ReadyMade:
 READY_MADE: list[ReadyMade] = [
     ReadyMade(
         "n-step returns: n = 1 vs 5 vs 20",
-        "How far should the return look ahead before it bootstraps from V? n = 1 is the one-step TD "
-        "target (biased by V, low variance); larger n sums more real rewards (less bias, more variance). "
-        "n = 1 is also the slowest per step: it updates after every step.",
-        tuple((f"n = {n}", "nstep-ac", "CartPole-v1", dict(n_steps=n, total_steps=50_000)) for n in (1, 5, 20)),
+        "How far should the return look ahead before it bootstraps from V? Every step learns from exactly "
+        "n rewards plus V after them: n = 1 is the one-step TD target (biased by V, low variance); larger n "
+        "sums more real rewards (less bias, more variance). All three update every 8 steps.",
+        tuple((f"n = {n}", "nstep-ac", "CartPole-v1", dict(n_step_return=n, total_steps=50_000)) for n in (1, 5, 20)),
     ),
     ReadyMade(
         "DQN target: tau = 0.001 vs 0.01 vs 1",

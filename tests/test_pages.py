@@ -40,7 +40,7 @@ def test_train_page_shows_only_the_sliders_of_the_chosen_algorithm(runs_dir):
     algo = app.selectbox(key="algo")
     assert algo.options == ["DQN (soft target)", "TD Actor-Critic", "One-step A2C", "N-step Actor-Critic", "A2C (parallel envs)"]
     labels = {w.label for w in [*app.slider, *app.select_slider]}
-    assert {"Parallel envs", "n-steps (rollout length)", "Entropy coefficient", "Discount gamma"} <= labels
+    assert {"Parallel envs", "Rollout length (steps per update)", "Entropy coefficient", "Discount gamma"} <= labels
     assert "Soft update tau" not in labels
     algo.set_value("dqn").run()
     labels = {w.label for w in [*app.slider, *app.select_slider]}
