@@ -81,7 +81,10 @@ class AppServer:
         except OSError:
             return ""
 
-    def close(self) -> None:
+    def close(self, orphan_timeout: float = 30.0) -> list[str]:
+        """Stop the server; returns the processes that were below it and still live ``orphan_timeout``
+        seconds after it exited (a worker should exit as soon as its server is gone)."""
+        below = descendants(self.pid)
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -90,6 +93,20 @@ class AppServer:
                 self.process.kill()
                 self.process.wait(timeout=10)
         self._log.close()
+        deadline = time.monotonic() + orphan_timeout
+        while True:
+            alive = [pid for pid in below if _alive(pid)]
+            if not alive or time.monotonic() > deadline:
+                return [f"{pid}: {cmdline(pid)[:100]}" for pid in alive]
+            time.sleep(0.2)  # polling for the workers' exit, bounded by the deadline
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 # --- /proc -------------------------------------------------------------------------------------------
@@ -158,8 +175,9 @@ def cpu_seconds(pid: int, with_children: bool = True) -> float:
 
 
 def is_worker(pid: int) -> bool:
-    """A training worker: a spawned multiprocessing child (not the resource tracker)."""
-    return "spawn_main" in cmdline(pid)
+    """A training worker: ``python -m rlviz.worker`` (or, with an older executor, a multiprocessing spawn child)."""
+    command = cmdline(pid)
+    return "rlviz.worker" in command or "spawn_main" in command
 
 
 def torch_loaded(pid: int) -> bool:

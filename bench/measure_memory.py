@@ -211,6 +211,8 @@ def main() -> None:
             clicked = time.monotonic()
             for page in pages:
                 click_train(page)
+            for page in pages:  # the run is submitted once the page shows it
+                page.get_by_text(re.compile(r"^Training.*env steps|^Starting|^Queued: ")).first.wait_for(timeout=120_000)
             dqn_dirs = [run_dir_of(server.runs_dir, algo="dqn", seed=seed) for seed in seeds]
             if None in dqn_dirs:
                 raise RuntimeError(f"(c) a DQN run directory is missing after the clicks: {dqn_dirs}")
@@ -252,7 +254,9 @@ def main() -> None:
             notes.append(f"processes below the server after (c): {'; '.join(describe_tree(server.pid))}")
             browser.close()
     finally:
-        server.close()
+        left_behind = server.close()
+    notes.append("processes still alive 30 s after the server exited: "
+                 + ("; ".join(left_behind) if left_behind else "none"))
 
     header = ["state", "samples", "server PSS, max", "below the server PSS, max", "total PSS, peak",
               "total RSS at the PSS peak", "goal (PSS)", "notes"]
