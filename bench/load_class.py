@@ -22,9 +22,10 @@ Every wait is bounded by --deadline (default 30 min from the server's start) and
 (and a screenshot in the run's temporary folder) when it passes.
 
 All eleven pages draw in one chromium on the server's own cores, which no real class does. With
---nice-students the students' renderers run at nice 19, so the server, its workers and the
-observer's page come first, as if each student's browser ran on their own machine (their polls
-then slow down too, so this errs the other way).
+--nice-students the students' renderers run at nice 19, so within chromium the observer's page
+draws first. It does not hand their CPU to the server and its workers: with the kernel's
+autogroup scheduling (kernel.sched_autogroup_enabled = 1) chromium, started in a session of its
+own, shares the cores with the server's session as a group, whatever the nice values inside it.
 Prints markdown. Needs playwright (Python) and /usr/bin/chromium; Linux (/proc).
 """
 
@@ -125,6 +126,7 @@ class Student:
     page: Page | None = None
     clicked: float = 0.0
     first_state: str = "-"
+    first_state_s: float | None = None  # click to the page's first answer (queued, starting, training)
     started_s: float | None = None  # click to the page showing the run start (Starting or Training)
     first_point_s: float | None = None
     finished_s: float | None = None
@@ -166,6 +168,7 @@ async def student_run(student: Student, deadline: Deadline, shots: Path) -> None
     try:
         first = page.get_by_text(FIRST_STATE).first
         await first.wait_for(timeout=deadline.ms())
+        student.first_state_s = time.monotonic() - student.clicked
         text = (await first.inner_text()).strip()
         queued = re.search(r"number (\d+) in the queue", text)
         student.first_state = (f"queued #{queued.group(1)}" if queued else "queued" if text.startswith("Queued")
@@ -391,10 +394,11 @@ async def main_async(args: argparse.Namespace) -> int:
     # --- report ---------------------------------------------------------------------------------------
     verdicts = {student.index: check_run_dir(server.runs_dir, student) for student in students}
     student_table = markdown_table(
-        ["student", "configuration", "first state shown", "click to run start", "click to first curve point",
+        ["student", "configuration", "first state shown (after)", "click to run start", "click to first curve point",
          "click to Finished",
          "the page at the end", "run directory"],
-        [[s.index, f"{s.algo} {s.total_steps // 1000}k seed {s.seed}", s.first_state,
+        [[s.index, f"{s.algo} {s.total_steps // 1000}k seed {s.seed}",
+          f"{s.first_state} ({s.first_state_s:.1f} s)" if s.first_state_s is not None else s.first_state,
           f"{s.started_s:.1f} s" if s.started_s is not None else "-",
           f"{s.first_point_s:.2f} s" if s.first_point_s is not None else "-",
           f"{s.finished_s:.1f} s" if s.finished_s is not None else "-",
@@ -446,8 +450,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="RLVIZ_MAX_WORKERS (default: unset, one per core)")
     parser.add_argument("--students", type=int, default=len(CLASS), help="how many of the ten (a quick check: fewer)")
     parser.add_argument("--nice-students", action="store_true",
-                        help="renice the ten students' chromium renderers to 19 (as if their browsers ran on their own "
-                             "machines; the observer's renderer, the server and the workers keep normal priority)")
+                        help="renice the ten students' chromium renderers to 19, so that within chromium the "
+                             "observer's page draws first (see the module's docstring for what it does not do)")
     parser.add_argument("--deadline", type=float, default=1800.0, help="seconds before any wait counts as failed")
     args = parser.parse_args()
     sys.exit(asyncio.run(main_async(args)))

@@ -71,6 +71,20 @@ class Executor(Protocol):
 # --- the local executor ---------------------------------------------------------------------------
 
 IDLE_WORKER_SECONDS = 600.0  # an idle worker exits after this long: its memory goes back to the server
+WORKER_NICE = 10  # training is batch work: a student's click on the server must not wait behind it
+
+
+def lower_priority(nice: int = WORKER_NICE) -> None:
+    """Give this process's CPU to the server first when both want it.
+
+    Two knobs, because Linux schedules by session group first (kernel.sched_autogroup_enabled)
+    and a worker runs in a session of its own: the process's nice value, and its group's
+    (/proc/self/autogroup). Both only matter under contention: an idle server costs nothing.
+    """
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0), nice))
+    with contextlib.suppress(OSError):  # absent where the kernel has no autogroups
+        Path("/proc/self/autogroup").write_text(str(nice))
 
 
 def _signal_name(exitcode: int | None) -> str:
@@ -95,6 +109,7 @@ def worker_main(conn: Connection) -> None:
     A listener thread takes messages ("run", "stop") from the parent. When the parent dies, the
     socket closes and the worker exits at once, so no orphan goes on writing a run directory.
     """
+    lower_priority()
     jobs: queue.Queue[Job] = queue.Queue()
     stops: set[str] = set()  # run ids asked to stop; a stop may arrive before its job is picked up
 

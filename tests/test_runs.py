@@ -75,6 +75,21 @@ def test_queue_cache_restart_and_stop(store, tmp_path):
     assert restarted.session_runs("alice") == [small.run_id, long.run_id], "a browser finds its runs after a restart"
 
 
+def test_a_worker_gives_the_server_the_cpu_first(store):
+    """A student's click must not wait behind training: workers run at a lower priority, both as a
+    process and as a scheduling group (Linux groups processes by session, and a worker has its own)."""
+    from rlviz.executors import WORKER_NICE
+
+    run = store.submit(long_run(), "alice")
+    wait_for_progress(store, run.run_id)
+    pid = store.executor.worker_pids()[run.run_id]
+    assert os.getpriority(os.PRIO_PROCESS, pid) >= WORKER_NICE > os.getpriority(os.PRIO_PROCESS, 0)
+    if os.path.exists(f"/proc/{pid}/autogroup"):
+        assert open(f"/proc/{pid}/autogroup").read().split()[-1] == str(WORKER_NICE)
+        assert open("/proc/self/autogroup").read() != open(f"/proc/{pid}/autogroup").read()
+    store.stop(run.run_id, "alice")
+
+
 def test_stop_only_stops_a_run_nobody_else_watches(store):
     first = store.submit(long_run(), "alice")
     second = store.submit(long_run(), "bob")
