@@ -1,6 +1,6 @@
 """A class of ten on one server (issue 13): ten browsers press Train at once while an eleventh uses the app.
 
-    python bench/load_class.py [--workers N] [--deadline 1800] [--nice-students] [--students 10]
+    python bench/load_class.py [--workers N] [--deadline 1800] [--nice-students] [--students 10] [--one-run]
 
 Starts `streamlit run app.py` on a free port with a fresh RLVIZ_RUNS_DIR (RLVIZ_MAX_WORKERS unset,
 so one worker per core, unless --workers) and one Debian chromium driven by Playwright:
@@ -14,6 +14,10 @@ so one worker per core, unless --workers) and one Debian chromium driven by Play
   after the slider. It goes on until every run has finished and at least 40 actions were timed;
 - meanwhile the server's process tree is sampled every 0.5 s (PSS and RSS from smaps_rollup) and the
   CPU time of the server, its workers and the browser side (chromium and Playwright's driver) is read.
+
+With --one-run the ten students all open the same link instead, a 5M-step a2c run that stays a
+near-random policy (learning rate 1e-5, entropy bonus 0.1, 64 envs: about 220k short episodes, as
+a run that collapsed), so one run is watched by ten sessions while it writes a long history.
 
 Reports, per student: the first state the page showed (training, or queued with its number), click
 to first curve point, click to Finished, and whether the run directory is intact (summary.json, and
@@ -67,6 +71,9 @@ from app_harness import (
 CLASS = [(algo, steps, seed) for seed in (0, 1)
          for algo, steps in (("a2c", 100_000), ("td-ac", 40_000), ("nstep-ac", 40_000), ("dqn", 20_000),
                              ("a2c-1step", 20_000))]
+# One long run with a long history, watched by every student (--one-run).
+ONE_RUN = ("a2c", 5_000_000, 0)
+ONE_RUN_SETTINGS = "&learning_rate=1e-05&ent_coef=0.1&n_envs=64&eval_episodes=0"
 VIEWPORT = {"width": 1280, "height": 900}
 SAMPLE_SECONDS = 0.5
 MIN_ACTIONS = 40
@@ -123,6 +130,7 @@ class Student:
     algo: str
     total_steps: int
     seed: int
+    settings: str = ""  # more of the link's query string: "&name=value..."
     page: Page | None = None
     clicked: float = 0.0
     first_state: str = "-"
@@ -135,7 +143,8 @@ class Student:
 
     @property
     def link(self) -> str:
-        return f"train?algo={self.algo}&env_id=CartPole-v1&total_steps={self.total_steps}&seed={self.seed}"
+        return (f"train?algo={self.algo}&env_id=CartPole-v1&total_steps={self.total_steps}&seed={self.seed}"
+                + self.settings)
 
 
 @dataclass
@@ -314,6 +323,14 @@ def check_run_dir(runs_dir: Path, student: Student) -> str:
     return "NO run directory"
 
 
+def episodes_written(runs_dir: Path) -> int:
+    total = 0
+    for path in runs_dir.glob("*/episodes.csv"):
+        with path.open() as lines:
+            total += sum(1 for _ in lines) - 1  # the header
+    return total
+
+
 def quantile(values: list[float], q: float) -> float:
     if len(values) == 1:
         return values[0]
@@ -343,8 +360,11 @@ async def main_async(args: argparse.Namespace) -> int:
     print(f"# load_class: {date.today()}, {machine()}; load average before: {load_average()}", file=sys.stderr)
     server = AppServer(workers=args.workers)
     deadline = Deadline(args.deadline)
-    students = [Student(index, algo, steps, seed)
-                for index, (algo, steps, seed) in enumerate(CLASS[:args.students], start=1)]
+    if args.one_run:
+        students = [Student(index, *ONE_RUN, settings=ONE_RUN_SETTINGS) for index in range(1, args.students + 1)]
+    else:
+        students = [Student(index, algo, steps, seed)
+                    for index, (algo, steps, seed) in enumerate(CLASS[:args.students], start=1)]
     monitor = Monitor(server.pid)
     monitor_task = None
     try:
@@ -419,6 +439,7 @@ async def main_async(args: argparse.Namespace) -> int:
         ["click to first curve point: min / median / max",
          f"{min(first_points):.2f} / {statistics.median(first_points):.2f} / {max(first_points):.2f} s"
          if first_points else "-", "-"],
+        ["episodes in the run directories (episodes.csv rows)", f"{episodes_written(server.runs_dir):,}", "-"],
         ["spread of the clicks", f"{clicks_spread:.2f} s", "-"],
         ["clicks to the last run Finished (the class's wall time)", f"{class_seconds:.1f} s", "-"],
         ["server PSS, peak (RSS peak)", f"**{mb(server_peak)}** ({mb(server_rss_peak)})", "-"],
@@ -442,7 +463,8 @@ async def main_async(args: argparse.Namespace) -> int:
 def server_description(args: argparse.Namespace) -> str:
     workers = f"RLVIZ_MAX_WORKERS={args.workers}" if args.workers else f"one worker per core ({os.cpu_count()})"
     nice = ", the students' renderers reniced to 19" if args.nice_students else ""
-    return f"{workers}{nice}, deadline {args.deadline:.0f} s"
+    one_run = ", all watching one run (--one-run)" if args.one_run else ""
+    return f"{workers}{nice}{one_run}, deadline {args.deadline:.0f} s"
 
 
 def main() -> None:
@@ -452,6 +474,8 @@ def main() -> None:
     parser.add_argument("--nice-students", action="store_true",
                         help="renice the ten students' chromium renderers to 19, so that within chromium the "
                              "observer's page draws first (see the module's docstring for what it does not do)")
+    parser.add_argument("--one-run", action="store_true",
+                        help="every student opens the same 5M-step run (a long history watched by all)")
     parser.add_argument("--deadline", type=float, default=1800.0, help="seconds before any wait counts as failed")
     args = parser.parse_args()
     sys.exit(asyncio.run(main_async(args)))

@@ -401,7 +401,7 @@ with st.container(border=True):
     st.caption(f"The table's G_t^({n_steps}) for row {row}: {table['n_step_target'][row]:.6f}; the sum written out "
                f"here: {written.total:.6f}. The table comes from `n_step_targets`; the sum is spelled out to be read.")
 if not is_dqn:
-    source(returns.rollout_returns, f"rlviz.returns.rollout_returns, what “{trained_header}” calls per rollout",
+    source(returns.rollout_returns, f"rlviz.returns.rollout_returns: the “{trained_header}” column, computed once per rollout",
            expanded=False)
 
 # 7 ------------------------------------------------------------------------------------------------
