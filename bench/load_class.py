@@ -1,6 +1,6 @@
 """A class of ten on one server (issue 13): ten browsers press Train at once while an eleventh uses the app.
 
-    python bench/load_class.py [--workers N] [--deadline 1800] [--nice-students] [--students 10] [--one-run]
+    python bench/load_class.py [--workers N] [--deadline 1800] [--students-elsewhere] [--students 10] [--one-run]
 
 Starts `streamlit run app.py` on a free port with a fresh RLVIZ_RUNS_DIR (RLVIZ_MAX_WORKERS unset,
 so one worker per core, unless --workers) and one Debian chromium driven by Playwright:
@@ -25,11 +25,14 @@ events.jsonl ending with a "finished" event); the observer's p50/p95 per action;
 Every wait is bounded by --deadline (default 30 min from the server's start) and fails with a message
 (and a screenshot in the run's temporary folder) when it passes.
 
-All eleven pages draw in one chromium on the server's own cores, which no real class does. With
---nice-students the students' renderers run at nice 19, so within chromium the observer's page
-draws first. It does not hand their CPU to the server and its workers: with the kernel's
-autogroup scheduling (kernel.sched_autogroup_enabled = 1) chromium, started in a session of its
-own, shares the cores with the server's session as a group, whatever the nice values inside it.
+All eleven pages draw on the server's own two cores, which no real class does: each student's
+browser runs on their own machine. Linux schedules by session group first
+(kernel.sched_autogroup_enabled = 1), and the workers run at group nice 10 so that the server comes
+first; a chromium on the same box, in a group of its own at nice 0, then takes the cores from the
+training. With --students-elsewhere the ten students' pages run in a chromium of their own whose
+group is set to nice 19: it gets only the CPU that the server, the observer's chromium and the
+workers leave, as if it ran elsewhere (their own waits then grow instead). The observer's chromium
+keeps nice 0 either way.
 Prints markdown. Needs playwright (Python) and /usr/bin/chromium; Linux (/proc).
 """
 
@@ -178,7 +181,7 @@ async def student_run(student: Student, deadline: Deadline, shots: Path) -> None
         first = page.get_by_text(FIRST_STATE).first
         await first.wait_for(timeout=deadline.ms())
         student.first_state_s = time.monotonic() - student.clicked
-        text = (await first.inner_text()).strip()
+        text = (await first.inner_text(timeout=deadline.ms())).strip()
         queued = re.search(r"number (\d+) in the queue", text)
         student.first_state = (f"queued #{queued.group(1)}" if queued else "queued" if text.startswith("Queued")
                                else "starting" if text.startswith("Starting")
@@ -190,7 +193,7 @@ async def student_run(student: Student, deadline: Deadline, shots: Path) -> None
         student.first_point_s = time.monotonic() - student.clicked
         ended = page.get_by_text(FINISHED).or_(page.get_by_text(ENDED_BADLY)).first
         await ended.wait_for(timeout=deadline.ms())
-        student.page_text = (await ended.inner_text()).strip()
+        student.page_text = (await ended.inner_text(timeout=deadline.ms())).strip()
         if FINISHED.search(student.page_text):
             student.finished_s = time.monotonic() - student.clicked
         else:
@@ -262,32 +265,20 @@ async def observe(page: Page, home_url: str, students_done: asyncio.Event, deadl
     return actions
 
 
-def renderer_pids() -> set[int]:
-    return {pid for pid in descendants(os.getpid()) if "--type=renderer" in cmdline(pid)}
-
-
-def renice(pid: int, niceness: int) -> None:
-    """Every thread of ``pid`` (Linux nice values are per thread; new threads inherit their creator's)."""
-    for tid in os.listdir(f"/proc/{pid}/task"):
+def chromium_sessions() -> set[int]:
+    """The session ids of the chromium browsers running now (one per launch: each is a session leader)."""
+    sessions = set()
+    for pid in descendants(os.getpid()):
         with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, int(tid), niceness)
+            if "chromium" in cmdline(pid) and os.getsid(pid) == pid:
+                sessions.add(pid)
+    return sessions
 
 
-async def nice_students(observer: Page) -> list[int]:
-    """Renice every chromium renderer but the observer's to 19. The observer's renderer is the one
-    whose CPU time grows while the observer's page runs a 1.5 s busy loop."""
-    before = {pid: cpu_seconds(pid, with_children=False) for pid in renderer_pids()}
-    await observer.evaluate("() => { const t = performance.now(); while (performance.now() - t < 1500) {} }")
-    grown = {pid: cpu_seconds(pid, with_children=False) - seconds for pid, seconds in before.items()}
-    mine = max(grown, key=grown.get)
-    if grown[mine] < 1.0:
-        raise RuntimeError(f"cannot tell the observer's renderer: CPU growth {grown}")
-    niced = sorted(pid for pid in renderer_pids() if pid != mine)
-    for pid in niced:
-        renice(pid, 19)
-    print(f"reniced {len(niced)} student renderers to 19; the observer's renderer {mine} keeps its priority",
-          file=sys.stderr)
-    return niced
+def lowest_priority_group(leader: int) -> None:
+    """Set the scheduling group of ``leader``'s session (one chromium and all its processes) to nice 19."""
+    Path(f"/proc/{leader}/autogroup").write_text("19")
+    print(f"chromium session {leader}: {Path(f'/proc/{leader}/autogroup').read_text().strip()}", file=sys.stderr)
 
 
 def check_run_dir(runs_dir: Path, student: Student) -> str:
@@ -370,8 +361,14 @@ async def main_async(args: argparse.Namespace) -> int:
     try:
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            students_browser = browser
+            if args.students_elsewhere:
+                before = chromium_sessions()
+                students_browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+                (leader,) = chromium_sessions() - before
+                lowest_priority_group(leader)
             for student in students:  # each student opens the link to their exercise
-                student.page = await (await browser.new_context(viewport=VIEWPORT)).new_page()
+                student.page = await (await students_browser.new_context(viewport=VIEWPORT)).new_page()
                 await student.page.goto(f"{server.url}/{student.link}", timeout=deadline.ms())
                 await student.page.get_by_role("button", name="Train", exact=True).wait_for(timeout=deadline.ms())
                 await page_done(student.page, "Train", deadline.ms())
@@ -381,8 +378,6 @@ async def main_async(args: argparse.Namespace) -> int:
             await observer.wait_for_url(re.compile(r"[?&]sid="), timeout=deadline.ms())
             observer_home = f"{server.url}/?sid={re.search(r'[?&]sid=([A-Za-z0-9_-]+)', observer.url).group(1)}"
 
-            if args.nice_students:
-                await nice_students(observer)
             monitor_task = asyncio.create_task(monitor.run())
             cpu_before, cpu_started = cpu_by_group(server.pid), time.monotonic()
 
@@ -407,6 +402,8 @@ async def main_async(args: argparse.Namespace) -> int:
             monitor.running = False
             await monitor_task
             await browser.close()
+            if students_browser is not browser:
+                await students_browser.close()
     finally:
         monitor.running = False
         left_behind = server.close()
@@ -462,7 +459,7 @@ async def main_async(args: argparse.Namespace) -> int:
 
 def server_description(args: argparse.Namespace) -> str:
     workers = f"RLVIZ_MAX_WORKERS={args.workers}" if args.workers else f"one worker per core ({os.cpu_count()})"
-    nice = ", the students' renderers reniced to 19" if args.nice_students else ""
+    nice = ", the students' pages in a chromium at group nice 19 (--students-elsewhere)" if args.students_elsewhere else ""
     one_run = ", all watching one run (--one-run)" if args.one_run else ""
     return f"{workers}{nice}{one_run}, deadline {args.deadline:.0f} s"
 
@@ -471,9 +468,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=None, help="RLVIZ_MAX_WORKERS (default: unset, one per core)")
     parser.add_argument("--students", type=int, default=len(CLASS), help="how many of the ten (a quick check: fewer)")
-    parser.add_argument("--nice-students", action="store_true",
-                        help="renice the ten students' chromium renderers to 19, so that within chromium the "
-                             "observer's page draws first (see the module's docstring for what it does not do)")
+    parser.add_argument("--students-elsewhere", action="store_true",
+                        help="the ten students' pages in a chromium of their own at the lowest CPU priority, as if "
+                             "their browsers ran on their own machines (see the module's docstring)")
     parser.add_argument("--one-run", action="store_true",
                         help="every student opens the same 5M-step run (a long history watched by all)")
     parser.add_argument("--deadline", type=float, default=1800.0, help="seconds before any wait counts as failed")
