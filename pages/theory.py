@@ -7,9 +7,10 @@ from pathlib import Path
 import streamlit as st
 
 from rlviz import returns, theory
+from rlviz.agents.actor_critic import ActorCriticAgent, clipped_surrogate
 from rlviz.agents.dqn import DQNAgent
 from rlviz.config import run_label
-from rlviz.plots import bias_variance_figure, gae_weights_figure, soft_update_figure
+from rlviz.plots import bias_variance_figure, clipped_objective_figure, gae_weights_figure, soft_update_figure
 from rlviz.theory import latex_number as term
 from rlviz.ui.router import require_router
 from rlviz.ui.store import get_store, session_id, store_or_stop
@@ -107,7 +108,7 @@ def source(function, title: str, expanded: bool = True) -> None:
 st.title("Theory: the maths, with real numbers")
 st.markdown(
     "Every algorithm in rlviz rests on a few formulas: the return, the TD target, the n-step return, the "
-    "advantage, GAE, the DQN target. Here each is derived step by step and then **filled in with real "
+    "advantage, GAE, the DQN target, PPO's clipped objective. Here each is derived step by step and then **filled in with real "
     "numbers**: an episode played by a trained agent, pushed through `rlviz.returns`, the same functions the "
     "agents train with. What you read is what runs."
 )
@@ -486,7 +487,58 @@ source(DQNAgent.learn, "rlviz.agents.dqn.DQNAgent.learn")
 source(DQNAgent.sync_target, "rlviz.agents.dqn.DQNAgent.sync_target")
 
 # 9 ------------------------------------------------------------------------------------------------
-st.header("9. Termination vs truncation", divider="gray")
+st.header("9. PPO: the clipped surrogate objective", divider="gray")
+derivation([
+    (r"\nabla_\theta J = \mathbb{E}_{\pi_\theta}\!\left[ \nabla_\theta \log \pi_\theta(a \mid s)\, A \right]",
+     "The policy gradient: an expectation over the actions of the policy being trained. Once a gradient step "
+     "changes $\\theta$, the rollout no longer comes from it, so A2C learns from each rollout once."),
+    (r"\nabla_\theta J = \mathbb{E}_{\pi_\text{old}}\!\left[ \rho\, \nabla_\theta \log \pi_\theta(a \mid s)\, A \right]"
+     r" = \mathbb{E}_{\pi_\text{old}}\!\left[ \nabla_\theta \rho\; A \right], \qquad \rho = "
+     r"\frac{\pi_\theta(a \mid s)}{\pi_\text{old}(a \mid s)}",
+     "Importance sampling: actions drawn by $\\pi_\\text{old}$, the policy that collected the rollout, weighted by how "
+     "much likelier $\\pi_\\theta$ makes them. Now one rollout can serve several gradient steps."),
+    (r"L(\theta) = \mathbb{E}_{\pi_\text{old}}\!\left[ \rho_t\, \hat A_t \right]",
+     "The surrogate objective whose gradient that is. At $\\theta = \\theta_\\text{old}$, $\\rho = 1$ and its gradient "
+     "is the policy gradient itself."),
+    (r"L^\text{CLIP}(\theta) = \mathbb{E}\!\left[ \min\!\left( \rho_t \hat A_t,\; "
+     r"\operatorname{clip}(\rho_t, 1 - \epsilon, 1 + \epsilon)\, \hat A_t \right) \right]",
+     "Pushed hard on the same data, $L$ drives $\\rho$ far from 1, where $\\hat A$, measured under $\\pi_\\text{old}$, no "
+     "longer says anything. The clip stops the gain: at $1 + \\epsilon$ for a good action ($A > 0$), at $1 - \\epsilon$ "
+     "for a bad one. The min keeps every change that makes things worse in full: a pessimistic bound."),
+    (r"\frac{\partial L^\text{CLIP}_t}{\partial \theta} = 0 \quad \text{where the clip is active}",
+     "A step whose ratio has left the region stops pushing; the others go on. The clip fraction (a diagnostic of "
+     "every PPO run) is the share of such steps."),
+    (r"\mathrm{KL}(\pi_\text{old} \,\|\, \pi_\theta) \approx \mathbb{E}_{\pi_\text{old}}\!\left[ (\rho - 1) - \log \rho "
+     r"\right] \ \ge 0",
+     "How far the policy moved, estimated from the same samples (the approximate KL diagnostic). With target_kl "
+     "set, a rollout's remaining epochs are skipped once it passes 1.5 x target_kl."),
+])
+clip_whose, clip_of_run = theory.clip_settings(config)
+plot_column, text_column = st.columns([3, 2], gap="large", vertical_alignment="center")
+with text_column:
+    clip_options = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5]
+    epsilon = st.select_slider("Clip range ε", clip_options, value=min(clip_options, key=lambda x: abs(x - clip_of_run)),
+                               key="theory_clip", help=f"{clip_whose} uses ε = {clip_of_run:g}.")
+    advantage = numbers.gae_advantage if abs(numbers.gae_advantage) > 1e-6 else 1.0
+    clip = theory.clip_demo(config, advantage, epsilon)
+    side = "good" if advantage > 0 else "bad"
+    st.markdown(
+        f"Row t = {row}'s advantage is **A = {advantage:.3f}** (GAE, λ = {lam:g}): a {side} action. Moving ρ "
+        f"{'up' if advantage > 0 else 'down'} from 1 raises the objective until ρ = **{clip.flat_from:g}**, then the "
+        "clipped line is flat: no gradient, however many epochs follow. Moving the other way counts in full. "
+        f"{clip_whose} uses ε = {clip_of_run:g}."
+    )
+with plot_column:
+    st.plotly_chart(clipped_objective_figure(clip.ratios, clip.unclipped, clip.clipped, epsilon, advantage), width="stretch")
+with_numbers(f"row t = {row} (A = {advantage:.3f}, ε = {epsilon:g})", [
+    rf"\rho = {ratio:g}:\quad \min\!\left({ratio:g} \times {term(advantage)},\ {clipped_ratio:g} \times {term(advantage)}\right)"
+    rf" = {term(value)}" for ratio, clipped_ratio, value in clip.examples
+])
+source(clipped_surrogate, "rlviz.agents.actor_critic.clipped_surrogate")
+source(ActorCriticAgent.gradient_step, "rlviz.agents.actor_critic.ActorCriticAgent.gradient_step", expanded=False)
+
+# 10 -----------------------------------------------------------------------------------------------
+st.header("10. Termination vs truncation", divider="gray")
 derivation([
     (r"\mathrm{terminated}_t \;\Rightarrow\; G_{t+1} = 0 \;\Rightarrow\; y_t = r_t",
      "$s_{t+1}$ is terminal: the pole fell, the lander crashed. Nothing follows, so nothing is bootstrapped."),

@@ -33,7 +33,7 @@ from rlviz.feeds import RunFeed
 from rlviz.rundir import read_events
 
 MIN_CONFIGS = 2
-MAX_CONFIGS = 5  # the issue asks for 2 to 4, but its own ready-made "five algorithms" needs 5
+MAX_CONFIGS = 6  # the issue asks for 2 to 4, but the ready-made "Every algorithm" needs one per algorithm
 MAX_SEEDS = 5
 GRID_POINTS = 200
 BOOTSTRAP_SAMPLES = 1_000
@@ -438,7 +438,7 @@ READY_MADE: list[ReadyMade] = [
               for n in (1, 8, 32)),
     ),
     ReadyMade(
-        "The five algorithms on CartPole-v1",
+        "Every algorithm on CartPole-v1",
         "Each algorithm's preset, given the same 50,000 env steps: which learns most per step, and "
         "which per second?",
         tuple((info.display_name, key, "CartPole-v1", dict(total_steps=50_000)) for key, info in ALGOS.items()),

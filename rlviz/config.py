@@ -1,4 +1,4 @@
-"""Hyperparameters: one frozen dataclass per algorithm family, and the five presets.
+"""Hyperparameters: one frozen dataclass per algorithm family, and the six presets.
 
 Field names follow Stable-Baselines3 where SB3 has one, so a student who moves on meets the same
 words. Every field carries its help text and valid range in ``metadata``; the app builds its
@@ -144,6 +144,16 @@ class ActorCriticConfig(BaseConfig):
     normalize_advantage: bool = hyper(False, "Standardise the advantages of each rollout to mean 0 and std 1 (needs more than one transition).", label="Normalise advantages")
     reward_scale: float = hyper(1.0, "Rewards are multiplied by this before learning (reported returns are not).", 0.001, 1.0, label="Reward scale", log=True)
     loss: str = hyper("mse", "Critic loss on the TD error: squared (mse) or Huber (smooth L1).", choices=("mse", "huber"), label="Value loss")
+    # PPO's options: several gradient steps per rollout, kept near the policy that collected it.
+    clip_range: float = hyper(0.0, "PPO: the probability ratio pi(a|s) / pi_old(a|s) is clipped to [1 - clip_range, 1 + clip_range] in the "
+                              "surrogate objective, so one rollout cannot push the policy far; 0 = no ratio, the plain policy gradient.",
+                              0.0, 0.5, label="Clip range")
+    n_epochs: int = hyper(1, "Passes over each rollout, each in shuffled minibatches (PPO reuses a rollout; 1 = learn from it once).",
+                          1, 50, label="Epochs per rollout")
+    batch_size: int = hyper(0, "Transitions per gradient step: a minibatch of the rollout; 0 = the whole rollout in one step.", 0, 4096,
+                            label="Minibatch size", ticks=(0, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096))
+    target_kl: float = hyper(0.0, "Skip a rollout's remaining epochs once an epoch's mean approximate KL between the old and the new "
+                             "policy passes 1.5 x this; 0 = never.", 0.0, 0.5, label="Target KL")
 
     def inert_fields(self) -> frozenset[str]:
         inert = set()
@@ -151,6 +161,8 @@ class ActorCriticConfig(BaseConfig):
             inert.add("vf_coef")  # each network has its own optimizer: the weight between the losses is moot
         if self.n_step_return:
             inert.add("gae_lambda")  # a fixed n-step return mixes nothing
+        if self.n_epochs == 1:
+            inert.add("target_kl")  # checked between epochs: with one there is no later epoch to skip
         return frozenset(inert)
 
 
@@ -310,6 +322,43 @@ ALGOS: dict[str, AlgoInfo] = {
             "    learn  advantages A = GAE(gamma, lambda) per env, returns G = A + V(s)\n"
             "           loss = -mean(A log pi) + vf_coef mean((V - G)^2) - ent_coef mean(entropy)\n"
             "           clip the gradient norm to max_grad_norm; one Adam step"
+        ),
+    ),
+    "ppo": AlgoInfo(
+        key="ppo",
+        display_name="PPO (clipped surrogate)",
+        short_name="PPO",
+        config_class=ActorCriticConfig,
+        summary="A2C's rollouts and GAE, learned from many times over in minibatches; a clipped probability ratio keeps each "
+                "policy close to the one that collected the data.",
+        sliders=_COMMON_SLIDERS + ("n_envs", "n_steps", "gae_lambda", "clip_range", "n_epochs", "batch_size", "target_kl")
+        + _SEPARATE_AC_SLIDERS,
+        # Stable-Baselines3's PPO defaults (separate tanh networks of 64, 64; advantages normalised per
+        # minibatch; clipped gradients) with the RL Zoo's CartPole-v1 settings (a constant clip range
+        # where the Zoo decays it).
+        defaults=dict(hidden_sizes=(64, 64), shared_network=False, activation="tanh", learning_rate=1e-3, lr_schedule="linear",
+                      gamma=0.98, gae_lambda=0.8, n_envs=8, n_steps=32, batch_size=256, n_epochs=20, clip_range=0.2,
+                      ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5, normalize_advantage=True),
+        env_defaults={
+            "CartPole-v1": dict(total_steps=100_000),
+            # The RL Zoo's LunarLander-v2 settings.
+            "LunarLander-v3": dict(total_steps=1_000_000, learning_rate=3e-4, lr_schedule="constant", gamma=0.999,
+                                   gae_lambda=0.98, n_envs=16, n_steps=1024, batch_size=64, n_epochs=4, ent_coef=0.01),
+        },
+        key_equations=(r"\rho_t(\theta) = \frac{\pi_\theta(a_t \mid s_t)}{\pi_{\theta_\text{old}}(a_t \mid s_t)}, \qquad"
+                       r" \hat A_t = \sum_{k \ge 0} (\gamma\lambda)^k \delta_{t+k}\ \text{(to the rollout's end)}",
+                       r"L^\text{CLIP}(\theta) = -\frac{1}{B}\sum_{t \in \text{minibatch}} \min\!\left(\rho_t \hat A_t,\ "
+                       r"\operatorname{clip}(\rho_t, 1-\epsilon, 1+\epsilon)\, \hat A_t\right)",
+                       r"L_V = \frac{1}{B}\sum_t \left(V(s_t) - (\hat A_t + V_\text{old}(s_t))\right)^2"),
+        pseudocode=(
+            "repeat:\n"
+            "    act    step all n_envs envs n_steps times: a ~ pi_old(.|s), store\n"
+            "    learn  advantages A = GAE(gamma, lambda) per env, returns G = A + V_old(s)\n"
+            "           for n_epochs passes: shuffle the rollout, cut it into minibatches of batch_size\n"
+            "               rho = pi(a|s) / pi_old(a|s);  A normalised within the minibatch\n"
+            "               actor:  minimise -mean(min(rho A, clip(rho, 1 - eps, 1 + eps) A)) - ent_coef * entropy\n"
+            "               critic: minimise mean((V(s) - G)^2)\n"
+            "           stop the passes early if the approximate KL passes 1.5 * target_kl (when set)"
         ),
     ),
 }

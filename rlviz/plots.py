@@ -25,6 +25,8 @@ METRIC_LABELS = {
     "grad_norm": "Gradient norm",
     "q_mean": "Mean Q(s, a)",
     "value_mean": "Mean V(s)",
+    "clip_fraction": "Clip fraction",
+    "approx_kl": "Approximate KL(old, new)",
 }
 # Learners report in their own units, rewards times reward_scale. Values and TD errors of returns are
 # shown divided by it, in env units; losses (squares or Huber of scaled errors) stay, labelled with the scale.
@@ -228,7 +230,8 @@ def soft_update_figure(online: Sequence[float], soft: Sequence[float], hard: Seq
 
 # --- Compare page --------------------------------------------------------------------------------
 
-COMPARE_COLORS = ("#2563eb", "#ea580c", "#16a34a", "#7c3aed", "#dc2626")  # Streamlit's blue, orange, green, violet, red
+# Streamlit's blue, orange, green, violet, red, and a teal: one per configuration (MAX_CONFIGS).
+COMPARE_COLORS = ("#2563eb", "#ea580c", "#16a34a", "#7c3aed", "#dc2626", "#0d9488")
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -308,4 +311,23 @@ def compare_figure(aggregated: pd.DataFrame, labels: Sequence[str], thresholds: 
         figure.update_yaxes(range=[min(0.0, top), abs(top) * 1.1])
         if x_range is None:
             figure.update_xaxes(range=[0, 1])
+    return figure
+
+
+def clipped_objective_figure(ratios: Sequence[float], unclipped: Sequence[float], clipped: Sequence[float],
+                             clip_range: float, advantage: float) -> go.Figure:
+    """PPO's objective for one step against the ratio rho = pi / pi_old: rho A (dashed) and the
+    clipped min(rho A, clip(rho) A) (solid), with the trust region [1 - eps, 1 + eps] shaded."""
+    figure = go.Figure()
+    figure.add_vrect(x0=1 - clip_range, x1=1 + clip_range, fillcolor="rgba(37, 99, 235, 0.08)", line_width=0,
+                     annotation_text=f"1 ± ε = [{1 - clip_range:g}, {1 + clip_range:g}]", annotation_position="top left")
+    figure.add_trace(go.Scatter(x=ratios, y=unclipped, mode="lines", name="ρ A (no clip)",
+                                line=dict(color="rgba(107, 114, 128, 0.8)", width=2, dash="dash")))
+    figure.add_trace(go.Scatter(x=ratios, y=clipped, mode="lines", name="min(ρ A, clip(ρ, 1 − ε, 1 + ε) A)",
+                                line=dict(color="#2563eb", width=3)))
+    figure.add_vline(x=1.0, line=dict(color="#111827", dash="dot", width=1),
+                     annotation_text="ρ = 1: π = π_old", annotation_position="bottom right")
+    figure.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",
+                         xaxis_title="ratio ρ = π(a|s) / π_old(a|s)", yaxis_title=f"objective (A = {advantage:.3g})",
+                         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
     return figure

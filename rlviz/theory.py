@@ -923,3 +923,45 @@ def sync_settings(config: Config) -> SyncSettings:
         return SyncSettings("Your run", config.tau, config.target_update_interval)
     preset = make_config("dqn", config.env_id)
     return SyncSettings(f"DQN's {config.env_id} preset", preset.tau, preset.target_update_interval)
+
+
+# --- PPO's clipped surrogate -----------------------------------------------------------------------
+
+class ClipDemo(NamedTuple):
+    """PPO's objective for one step against the probability ratio rho, computed by the learner's own
+    ``clipped_surrogate``."""
+
+    whose: str  # "Your run", or "PPO's CartPole-v1 preset"
+    clip_range: float  # epsilon
+    advantage: float  # A of the step
+    ratios: np.ndarray  # (K,) rho from 0.5 to 1.5
+    unclipped: np.ndarray  # (K,) rho A: the importance-sampled policy-gradient objective
+    clipped: np.ndarray  # (K,) min(rho A, clip(rho, 1 - eps, 1 + eps) A)
+    flat_from: float  # where the clipped objective stops rewarding a move: 1 + eps (A > 0) or 1 - eps (A < 0)
+    examples: list[tuple[float, float, float]]  # (rho, clip(rho), objective) inside, at and past the clip
+
+
+def clip_settings(config: Config) -> tuple[str, float]:
+    """A PPO run's own clip range; for any other run, that of PPO's preset on its env."""
+    if getattr(config, "clip_range", 0.0) > 0:
+        return "Your run", config.clip_range
+    return f"PPO's {config.env_id} preset", make_config("ppo", config.env_id).clip_range
+
+
+def clip_demo(config: Config, advantage: float, clip_range: float | None = None) -> ClipDemo:
+    """The clipped objective of a step with ``advantage``, for rho in [0.5, 1.5]."""
+    from rlviz.agents.actor_critic import clipped_surrogate
+
+    whose, run_clip = clip_settings(config)
+    epsilon = run_clip if clip_range is None else clip_range
+    ratios = torch.linspace(0.5, 1.5, 201, dtype=torch.float64)
+    advantages = torch.full_like(ratios, advantage)
+    clipped = clipped_surrogate(ratios, advantages, epsilon)
+    flat_from = 1 + epsilon if advantage >= 0 else 1 - epsilon
+    direction = 1 if advantage >= 0 else -1
+    picked = torch.tensor([1 + direction * epsilon / 2, flat_from, flat_from + direction * 0.1], dtype=torch.float64)
+    values = clipped_surrogate(picked, torch.full_like(picked, advantage), epsilon)
+    examples = [(round(float(ratio), 4), round(float(ratio.clamp(1 - epsilon, 1 + epsilon)), 4), float(value))
+                for ratio, value in zip(picked, values)]
+    return ClipDemo(whose, epsilon, advantage, ratios.numpy(), (ratios * advantages).numpy(), clipped.numpy(),
+                    flat_from, examples)

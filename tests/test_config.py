@@ -61,8 +61,8 @@ def test_bad_values_name_the_field_value_and_range(overrides, message):
 
 
 def test_unknown_algorithm_and_env():
-    with pytest.raises(ConfigError, match="unknown algorithm 'ppo'"):
-        make_config("ppo")
+    with pytest.raises(ConfigError, match="unknown algorithm 'sarsa'"):
+        make_config("sarsa")
     with pytest.raises(ConfigError, match="unknown env 'Pong'"):
         make_config("dqn", "Pong")
 
@@ -146,6 +146,6 @@ def test_config_from_query_with_an_unknown_algorithm_or_env_uses_the_defaults():
     config, problems = config_from_query({"algo": "nope", "env_id": "Pong", "gamma": "0.9"})
     assert config == make_config("a2c", "CartPole-v1", gamma=0.9)
     assert problems == [
-        "The link's algo=nope is unknown: must be one of dqn, td-ac, a2c-1step, nstep-ac, a2c; using a2c.",
+        "The link's algo=nope is unknown: must be one of dqn, td-ac, a2c-1step, nstep-ac, a2c, ppo; using a2c.",
         "The link's env_id=Pong is unknown: must be one of CartPole-v1, LunarLander-v3; using CartPole-v1.",
     ]

@@ -38,7 +38,7 @@ def test_page_renders_with_seeds_ready_made_comparisons_and_two_configurations(r
     seeds = app.number_input(key="cmp:seeds")
     assert seeds.label == "Seeds per configuration" and seeds.value == 3 and seeds.max == 5
     labels = [b.label for b in app.button]
-    assert "n-step returns: n = 1 vs 5 vs 20" in labels and "The five algorithms on CartPole-v1" in labels
+    assert "n-step returns: n = 1 vs 5 vs 20" in labels and "Every algorithm on CartPole-v1" in labels
     assert app.selectbox(key="cmp:0:algo").value == "dqn" and app.selectbox(key="cmp:1:algo").value == "a2c"
     headers = [m.value for m in app.markdown if m.value.startswith(":")]
     assert headers == [":blue[**1. DQN (soft target)**]", ":orange[**2. A2C (parallel envs)**]"]

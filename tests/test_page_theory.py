@@ -232,3 +232,19 @@ def test_a_policy_that_never_fails_gets_no_plot_of_zeros_but_the_example_agent(f
     assert not app.exception, app.exception
     assert app.selectbox(key="theory_source").value == "example"
     st.cache_data.clear()
+
+
+def test_the_ppo_section_draws_the_learners_clipped_objective_and_follows_the_clip_slider():
+    app = open_page()
+    assert any("PPO: the clipped surrogate objective" in header.value for header in app.header)
+    assert any(block.value.startswith("def clipped_surrogate(") for block in app.code)
+    clip = app.select_slider(key="theory_clip")
+    assert clip.value == 0.2  # the example is an A2C agent: PPO's preset clip range
+    text = latex_text(app)
+    assert r"\rho = 1.2" in text or r"\rho = 0.8" in text
+    clip.set_value(0.1).run()
+    assert not app.exception, app.exception
+    text = latex_text(app)
+    assert r"\rho = 1.1" in text or r"\rho = 0.9" in text
+    charts = [chart for chart in app.get("plotly_chart") if "ratio" in chart.proto.spec and "clip(" in chart.proto.spec]
+    assert charts and "[0.9, 1.1]" in charts[0].proto.spec

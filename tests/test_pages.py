@@ -38,7 +38,8 @@ def test_home_renders():
 def test_train_page_shows_only_the_sliders_of_the_chosen_algorithm(runs_dir):
     app = open_page("pages/train.py")
     algo = app.selectbox(key="algo")
-    assert algo.options == ["DQN (soft target)", "TD Actor-Critic", "One-step A2C", "N-step Actor-Critic", "A2C (parallel envs)"]
+    assert algo.options == ["DQN (soft target)", "TD Actor-Critic", "One-step A2C", "N-step Actor-Critic", "A2C (parallel envs)",
+                            "PPO (clipped surrogate)"]
     labels = {w.label for w in [*app.slider, *app.select_slider]}
     assert {"Parallel envs", "Rollout length (steps per update)", "Entropy coefficient", "Discount gamma"} <= labels
     assert "Soft update tau" not in labels
@@ -48,6 +49,12 @@ def test_train_page_shows_only_the_sliders_of_the_chosen_algorithm(runs_dir):
     assert "Entropy coefficient" not in labels
     assert app.select_slider(key="hp:dqn:CartPole-v1:tau").value == make_config("dqn", "CartPole-v1").tau
     assert len(app.latex) >= 1 and "max_{a'}" in app.latex[0].value
+    algo.set_value("ppo").run()
+    labels = {w.label for w in [*app.slider, *app.select_slider]}
+    assert {"Clip range", "Epochs per rollout", "Minibatch size", "Target KL", "GAE lambda"} <= labels
+    assert "Value-loss coefficient" not in labels, "separate networks: vf_coef does nothing"
+    assert app.slider(key="hp:ppo:CartPole-v1:clip_range").value == 0.2
+    assert any(r"\operatorname{clip}" in latex.value for latex in app.latex)
 
 
 def _press(app: AppTest, label: str) -> None:

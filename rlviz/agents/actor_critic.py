@@ -8,11 +8,15 @@
                    n_step_return = 0: bootstrapped at the segment's end, mixed by GAE(gamma, lambda)
                      (lambda = 0: the one-step TD target; lambda = 1: every reward to the end);
                  A_t = G_t - V(s_t)
-                 loss = -mean(A log pi(a|s)) + vf_coef * loss(V(s), G) - ent_coef * mean(entropy)
+                 for n_epochs passes, in minibatches of batch_size (default: one step on it all):
+                   loss = L_pi + vf_coef * loss(V(s), G) - ent_coef * mean(entropy), with
+                   L_pi = -mean(A log pi(a|s)), or with clip_range = eps > 0 (PPO) and rho = pi / pi_old:
+                   L_pi = -mean(min(rho A, clip(rho, 1 - eps, 1 + eps) A))
 
 The presets differ only in options: td-ac (shared net, one-step targets, an update every 10 steps),
 a2c-1step (separate nets, one-step targets, an update every step), nstep-ac (separate nets, 8-step
-returns, an update every 8 steps), a2c (shared net, many envs, 5-step rollouts, GAE lambda 1).
+returns, an update every 8 steps), a2c (shared net, many envs, 5-step rollouts, GAE lambda 1),
+ppo (separate nets, many envs, GAE, the clipped ratio, 20 epochs of minibatches per rollout).
 """
 
 from __future__ import annotations
@@ -37,6 +41,30 @@ class Targets(NamedTuple):
     advantages: torch.Tensor  # A_t = G_t - V(s_t), before any normalisation
     learned: torch.Tensor  # 1 where step t is learned now: real, and (fixed n) its return complete
     td_errors: torch.Tensor  # delta_t, for the diagnostics
+
+
+def clipped_surrogate(ratio: torch.Tensor, advantages: torch.Tensor, clip_range: float) -> torch.Tensor:
+    """PPO's objective per step, to maximise: min(rho A, clip(rho, 1 - eps, 1 + eps) A).
+
+    The smaller of the two: the gain from moving the ratio rho = pi(a|s) / pi_old(a|s) stops at
+    1 + eps where A > 0 and at 1 - eps where A < 0, while a move that makes things worse counts in full.
+    """
+    return torch.min(ratio * advantages, ratio.clamp(1 - clip_range, 1 + clip_range) * advantages)
+
+
+class Minibatch(NamedTuple):
+    """Learned steps of a rollout, flattened, each (B, ...): what one gradient step trains on."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    old_log_probs: torch.Tensor  # log pi_old(a|s), of the policy that acted (PPO's ratio)
+    advantages: torch.Tensor  # A_t, before any normalisation
+    returns: torch.Tensor  # G_t, the critic's target
+    td_errors: torch.Tensor  # delta_t, for the diagnostics
+    values: torch.Tensor  # V(s_t) when the rollout was collected, for the diagnostics
+
+    def at(self, index: torch.Tensor) -> "Minibatch":
+        return Minibatch(*(tensor[index] for tensor in self))
 
 
 class ActorCriticAgent:
@@ -92,42 +120,82 @@ class ActorCriticAgent:
             return None
         n_steps, n_envs = segment.rewards.shape
         batch = n_steps * n_envs
-        # One forward pass over s_t and s_{t+1} together; only the s_t half keeps its graph.
-        logits, all_values = self.network(torch.cat((segment.obs.reshape(batch, -1), segment.next_obs.reshape(batch, -1))))
-        logits = logits[:batch]
-        values = all_values[:batch].reshape(n_steps, n_envs)
+        # One gradient step on the whole rollout (A2C and kin) reuses this forward pass's graph;
+        # PPO's minibatches run their own forward passes, so this one needs none.
+        one_step = config.n_epochs == 1 and config.batch_size == 0
+        # One forward pass over s_t and s_{t+1} together; only the s_t half is learned through.
+        with torch.set_grad_enabled(one_step):
+            logits, all_values = self.network(torch.cat((segment.obs.reshape(batch, -1),
+                                                         segment.next_obs.reshape(batch, -1))))
         with torch.no_grad():  # targets and advantages are labels: no gradient flows through them
-            detached_values = values.detach()
-            target = self.targets(segment, detached_values, all_values[batch:].reshape(n_steps, n_envs).detach())
-            learned_count = target.learned.sum()
+            values = all_values[:batch].detach().reshape(n_steps, n_envs)
+            target = self.targets(segment, values, all_values[batch:].detach().reshape(n_steps, n_envs))
             # Learned steps are a prefix of each column; the rest (a fixed n-step return still waiting
             # for rewards) starts the next segment, moved there once this update is done with the buffer.
             first_kept = target.learned.sum(dim=0).numpy().astype(np.int64)
-            if learned_count == 0:
+            learned = np.flatnonzero(target.learned.reshape(-1).numpy())  # positions in the flattened (T*N) rollout
+            if not len(learned):
                 self.rollout.keep(first_kept)
                 return None
-            advantages = target.advantages
-            if config.normalize_advantage and learned_count > 1:
-                mean = (target.learned * advantages).sum() / learned_count
-                std = ((target.learned * (advantages - mean) ** 2).sum() / learned_count).sqrt()
-                advantages = (advantages - mean) / (std + 1e-8)
-        all_log_probs = torch.log_softmax(logits, dim=1)  # (T*N, n_actions)
-        # log pi(a|s) keeps its graph to the actor: this is the term the policy gradient flows through.
-        log_probs = all_log_probs.gather(1, segment.actions.reshape(-1, 1)).reshape(n_steps, n_envs)
-        entropy = -(all_log_probs.exp() * all_log_probs).sum(dim=1).reshape(n_steps, n_envs)
-        weights = target.learned / learned_count  # a mean over the steps learned now
+            actions = segment.actions.reshape(-1)
+            # log pi_old(a|s): the policy that collected the rollout, PPO's reference for its ratio.
+            old_log_probs = torch.log_softmax(logits[:batch].detach(), dim=1).gather(1, actions.unsqueeze(1)).squeeze(1)
+        flat = Minibatch(segment.obs.reshape(batch, -1), actions, old_log_probs, target.advantages.reshape(-1),
+                         target.returns.reshape(-1), target.td_errors.reshape(-1), values.reshape(-1))
 
-        actor_loss = -(weights * advantages * log_probs).sum()
-        if config.loss == "huber":
-            value_errors = F.smooth_l1_loss(values, target.returns, reduction="none")
+        metrics: list[dict[str, float]] = []
+        size = config.batch_size or len(learned)
+        for _ in range(config.n_epochs):
+            order = learned if one_step else self.rng.permutation(learned)
+            epoch = []
+            for start in range(0, len(order), size):
+                index = torch.from_numpy(order[start:start + size])
+                if one_step:
+                    minibatch_logits, minibatch_values = logits[index], all_values[index]
+                else:
+                    minibatch_logits, minibatch_values = self.network(flat.obs[index])
+                epoch.append(self.gradient_step(flat.at(index), minibatch_logits, minibatch_values, env_step))
+            metrics += epoch
+            if config.target_kl and np.mean([m["approx_kl"] for m in epoch]) > 1.5 * config.target_kl:
+                break  # the policy moved far enough from the one that collected the rollout
+        self.rollout.keep(first_kept)
+        return {name: float(np.mean([m[name] for m in metrics])) for name in metrics[0]}
+
+    def gradient_step(self, minibatch: Minibatch, logits: torch.Tensor, values: torch.Tensor,
+                      env_step: int) -> dict[str, float]:
+        """One optimizer step on ``minibatch``: the means of the actor's, the critic's and the entropy terms.
+
+        clip_range = 0 (A2C and kin): L_pi = -A log pi(a|s). clip_range = eps > 0 (PPO), with the
+        ratio rho = pi(a|s) / pi_old(a|s): L_pi = -min(rho A, clip(rho, 1 - eps, 1 + eps) A).
+        At the first step on a rollout rho = 1 and both have the same gradient, A grad log pi.
+        """
+        config = self.config
+        advantages = minibatch.advantages
+        if config.normalize_advantage and len(advantages) > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std(correction=0) + 1e-8)
+        all_log_probs = torch.log_softmax(logits, dim=1)  # (B, n_actions)
+        # log pi(a|s) keeps its graph to the actor: this is the term the policy gradient flows through.
+        log_probs = all_log_probs.gather(1, minibatch.actions.unsqueeze(1)).squeeze(1)
+        entropy = -(all_log_probs.exp() * all_log_probs).sum(dim=1).mean()
+        ppo: dict[str, float] = {}
+        if config.clip_range > 0:
+            log_ratio = log_probs - minibatch.old_log_probs
+            ratio = log_ratio.exp()
+            actor_loss = -clipped_surrogate(ratio, advantages, config.clip_range).mean()
+            with torch.no_grad():
+                ppo = {"clip_fraction": ((ratio - 1).abs() > config.clip_range).float().mean().item(),
+                       # E[(rho - 1) - log rho] >= 0: an estimate of KL(pi_old || pi) without its bias
+                       "approx_kl": ((ratio - 1) - log_ratio).mean().item()}
         else:
-            value_errors = F.mse_loss(values, target.returns, reduction="none")
-        critic_loss = (weights * value_errors).sum()
-        mean_entropy = (weights * entropy).sum()
+            actor_loss = -(advantages * log_probs).mean()
+        if config.loss == "huber":
+            critic_loss = F.smooth_l1_loss(values, minibatch.returns)
+        else:
+            critic_loss = F.mse_loss(values, minibatch.returns)
         # vf_coef weighs the critic against the actor where both losses shape one shared trunk;
         # separate networks have their own optimizers, and each loss reaches only its own network.
         value_weight = config.vf_coef if config.shared_network else 1.0
-        loss = actor_loss + value_weight * critic_loss - config.ent_coef * mean_entropy
+        loss = actor_loss + value_weight * critic_loss - config.ent_coef * entropy
 
         for optimizer in self.optimizers:
             optimizer.zero_grad(set_to_none=True)
@@ -137,14 +205,14 @@ class ActorCriticAgent:
         for optimizer in self.optimizers:
             set_learning_rate(optimizer, learning_rate)
             optimizer.step()
-        self.rollout.keep(first_kept)
         return {
             "actor_loss": actor_loss.item(),
             "critic_loss": critic_loss.item(),
-            "entropy": mean_entropy.item(),
-            "mean_abs_td_error": (weights * target.td_errors.abs()).sum().item(),
-            "value_mean": (weights * detached_values).sum().item(),
+            "entropy": entropy.item(),
+            "mean_abs_td_error": minibatch.td_errors.abs().mean().item(),
+            "value_mean": minibatch.values.mean().item(),
             "grad_norm": float(np.sqrt(np.sum(np.square(grad_norms)))),
+            **ppo,
         }
 
     def state_values(self, obs: np.ndarray) -> np.ndarray:

@@ -27,7 +27,8 @@ LIVE_MAX_POINTS = 500
 # starts with points instead of one poll later.
 FIRST_POINTS_WAIT_SECONDS = 0.5
 DQN_METRICS = ("td_loss", "mean_abs_td_error", "q_mean", "epsilon", "grad_norm")
-AC_METRICS = ("actor_loss", "critic_loss", "entropy", "mean_abs_td_error", "value_mean", "grad_norm")
+AC_METRICS = ("actor_loss", "critic_loss", "entropy", "mean_abs_td_error", "value_mean", "grad_norm",
+              "clip_fraction", "approx_kl")  # the last two only where a clipped ratio is used (PPO)
 STATE_NAMES = {"queued": "Queued", "running": "Training", "finished": "Finished", "stopped": "Stopped",
                "failed": "Failed", "diverged": "Diverged", "interrupted": "Interrupted", "damaged": "Damaged",
                "running elsewhere": "Training elsewhere", "missing": "Missing"}
