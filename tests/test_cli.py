@@ -33,7 +33,7 @@ def train_in_process(args, capsys):
 @pytest.mark.parametrize(
     "args, says",
     [
-        (["--algo", "ppo"], "invalid choice: 'ppo'"),
+        (["--algo", "sarsa"], "invalid choice: 'sarsa'"),
         (["--algo", "dqn", "--env", "Pong-v5"], "invalid choice: 'Pong-v5'"),
         (["--algo", "dqn", "--set", "colour=blue"], "unknown field 'colour'"),
         (["--algo", "dqn", "--set", "gamma=1.2"], "gamma=1.2 is out of range: must be [0.8, 0.9999]"),

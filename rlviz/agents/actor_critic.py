@@ -176,22 +176,26 @@ class ActorCriticAgent:
         all_log_probs = torch.log_softmax(logits, dim=1)  # (B, n_actions)
         # log pi(a|s) keeps its graph to the actor: this is the term the policy gradient flows through.
         log_probs = all_log_probs.gather(1, minibatch.actions.unsqueeze(1)).squeeze(1)
-        entropy = -(all_log_probs.exp() * all_log_probs).sum(dim=1).mean()
+        # Means over the minibatch, written as sums weighted 1/B: the arithmetic the presets trained with
+        # before minibatches existed, so their runs stay the same to the last bit.
+        weight = torch.ones(()) / len(advantages)
+        entropy = (weight * -(all_log_probs.exp() * all_log_probs).sum(dim=1)).sum()
         ppo: dict[str, float] = {}
         if config.clip_range > 0:
             log_ratio = log_probs - minibatch.old_log_probs
             ratio = log_ratio.exp()
-            actor_loss = -clipped_surrogate(ratio, advantages, config.clip_range).mean()
+            actor_loss = -(weight * clipped_surrogate(ratio, advantages, config.clip_range)).sum()
             with torch.no_grad():
                 ppo = {"clip_fraction": ((ratio - 1).abs() > config.clip_range).float().mean().item(),
                        # E[(rho - 1) - log rho] >= 0: an estimate of KL(pi_old || pi) without its bias
                        "approx_kl": ((ratio - 1) - log_ratio).mean().item()}
         else:
-            actor_loss = -(advantages * log_probs).mean()
+            actor_loss = -(weight * advantages * log_probs).sum()
         if config.loss == "huber":
-            critic_loss = F.smooth_l1_loss(values, minibatch.returns)
+            value_errors = F.smooth_l1_loss(values, minibatch.returns, reduction="none")
         else:
-            critic_loss = F.mse_loss(values, minibatch.returns)
+            value_errors = F.mse_loss(values, minibatch.returns, reduction="none")
+        critic_loss = (weight * value_errors).sum()
         # vf_coef weighs the critic against the actor where both losses shape one shared trunk;
         # separate networks have their own optimizers, and each loss reaches only its own network.
         value_weight = config.vf_coef if config.shared_network else 1.0
