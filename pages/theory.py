@@ -493,11 +493,11 @@ derivation([
      "The policy gradient: an expectation over the actions of the policy being trained. Once a gradient step "
      "changes $\\theta$, the rollout no longer comes from it, so A2C learns from each rollout once."),
     (r"\nabla_\theta J = \mathbb{E}_{\pi_\text{old}}\!\left[ \rho\, \nabla_\theta \log \pi_\theta(a \mid s)\, A \right]"
-     r" = \mathbb{E}_{\pi_\text{old}}\!\left[ \nabla_\theta \rho\; A \right], \qquad \rho = "
-     r"\frac{\pi_\theta(a \mid s)}{\pi_\text{old}(a \mid s)}",
-     "Importance sampling: actions drawn by $\\pi_\\text{old}$, the policy that collected the rollout, weighted by how "
-     "much likelier $\\pi_\\theta$ makes them. Now one rollout can serve several gradient steps."),
-    (r"L(\theta) = \mathbb{E}_{\pi_\text{old}}\!\left[ \rho_t\, \hat A_t \right]",
+     r" = \mathbb{E}_{\pi_\text{old}}\!\left[ \nabla_\theta \rho\; A \right]",
+     "Importance sampling: actions drawn by $\\pi_\\text{old}$, the policy that collected the rollout, weighted by "
+     "$\\rho$, how much likelier $\\pi_\\theta$ makes them. Now one rollout can serve several gradient steps."),
+    (r"L(\theta) = \mathbb{E}_{\pi_\text{old}}\!\left[ \rho_t\, \hat A_t \right], \qquad "
+     r"\rho_t = \frac{\pi_\theta(a_t \mid s_t)}{\pi_\text{old}(a_t \mid s_t)}",
      "The surrogate objective whose gradient that is. At $\\theta = \\theta_\\text{old}$, $\\rho = 1$ and its gradient "
      "is the policy gradient itself."),
     (r"L^\text{CLIP}(\theta) = \mathbb{E}\!\left[ \min\!\left( \rho_t \hat A_t,\; "

@@ -345,10 +345,10 @@ ALGOS: dict[str, AlgoInfo] = {
             "LunarLander-v3": dict(total_steps=1_000_000, learning_rate=3e-4, lr_schedule="constant", gamma=0.999,
                                    gae_lambda=0.98, n_envs=16, n_steps=1024, batch_size=64, n_epochs=4, ent_coef=0.01),
         },
-        key_equations=(r"\rho_t(\theta) = \frac{\pi_\theta(a_t \mid s_t)}{\pi_{\theta_\text{old}}(a_t \mid s_t)}, \qquad"
-                       r" \hat A_t = \sum_{k \ge 0} (\gamma\lambda)^k \delta_{t+k}\ \text{(to the rollout's end)}",
-                       r"L^\text{CLIP}(\theta) = -\frac{1}{B}\sum_{t \in \text{minibatch}} \min\!\left(\rho_t \hat A_t,\ "
-                       r"\operatorname{clip}(\rho_t, 1-\epsilon, 1+\epsilon)\, \hat A_t\right)",
+        key_equations=(r"\rho_t(\theta) = \frac{\pi_\theta(a_t \mid s_t)}{\pi_{\theta_\text{old}}(a_t \mid s_t)}",
+                       r"\hat A_t = \sum_{k \ge 0} (\gamma\lambda)^k \delta_{t+k}\ \text{(to the rollout's end)}",
+                       r"L^\text{CLIP} = -\frac{1}{B}\sum_{t} \min\!\left(\rho_t \hat A_t,\ "
+                       r"\operatorname{clip}(\rho_t, 1 \pm \epsilon)\, \hat A_t\right)",
                        r"L_V = \frac{1}{B}\sum_t \left(V(s_t) - (\hat A_t + V_\text{old}(s_t))\right)^2"),
         pseudocode=(
             "repeat:\n"
