@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 
 from rlviz.agents import Agent, load_agent
+from rlviz.agents.actor_critic import clipped_surrogate
 from rlviz.buffers import ReplayBuffer, RolloutBuffer, Transition
 from rlviz.config import Config, DQNConfig, config_from_dict, make_config
 from rlviz.envs import env_info, make_env
@@ -950,8 +951,6 @@ def clip_settings(config: Config) -> tuple[str, float]:
 
 def clip_demo(config: Config, advantage: float, clip_range: float | None = None) -> ClipDemo:
     """The clipped objective of a step with ``advantage``, for rho in [0.5, 1.5]."""
-    from rlviz.agents.actor_critic import clipped_surrogate
-
     whose, run_clip = clip_settings(config)
     epsilon = run_clip if clip_range is None else clip_range
     ratios = torch.linspace(0.5, 1.5, 201, dtype=torch.float64)
