@@ -4,8 +4,8 @@ import streamlit as st
 
 from rlviz.compare import MAX_CONFIGS, READY_MADE
 from rlviz.ui.compare_form import (add_buttons, comparison_size, comparison_view, configurations_form,
-                                   current_comparison, display_controls, is_running, load_ready_made, seeds_form,
-                                   start_comparison, stop_comparison)
+                                   current_comparison, display_controls, is_running, load_ready_made, ready_made_size,
+                                   seeds_form, start_comparison, stop_comparison)
 from rlviz.ui.router import require_router
 
 require_router()
@@ -26,7 +26,7 @@ for index, ready in enumerate(READY_MADE):
     with ready_columns[index % 2], st.container(border=True):
         if st.button(ready.name, key=f"cmp:ready:{index}", width="stretch", icon=":material/play_arrow:"):
             start_comparison(ready.labels, load_ready_made(ready), seeds)
-        st.caption(ready.describe())
+        st.caption(f"{ready.describe()} {ready_made_size(ready, seeds)}")
 
 st.subheader("Or build your own")
 add_buttons()

@@ -5,6 +5,7 @@ import streamlit as st
 
 from rlviz.config import ALGOS, DEFAULT_ALGO, DEFAULT_ENV, ConfigError, run_label
 from rlviz.envs import ENVS
+from rlviz.estimate import run_time_note
 from rlviz.plots import reward_curve
 from rlviz.runs import RunStoreError
 from rlviz.ui.config_form import ALGO_KEY, ENV_KEY, config_form, prepare_form, reset_form, write_link
@@ -94,6 +95,8 @@ if stop_column.button("Stop", icon=":material/stop:", disabled=not can_stop, wid
         st.toast("Stopping after the current episode.")
     st.rerun()
 workers = f"{store.max_workers} training worker{'s' if store.max_workers != 1 else ''}"
+if config is not None:  # the time before the click, from this server's earlier runs
+    note_column.caption(run_time_note(store, config))
 note_column.caption(f"{workers} on this server; runs beyond that wait in a queue. "
                     "A configuration trained before (same settings and seed) comes back at once.")
 

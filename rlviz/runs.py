@@ -22,7 +22,6 @@ import os
 import re
 import secrets
 import shutil
-import statistics
 import threading
 import time
 import zipfile
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rlviz.config import Config, ConfigError, config_from_dict
+from rlviz.estimate import EarlierRun, earlier_run_from_summary, typical_steps_per_second
 from rlviz.executors import Executor, Job, JobEnded, LocalExecutor
 from rlviz.rundir import (LOCK_FILE, RunDirError, damage, is_being_written, read_json, read_status, write_run,
                           write_status)
@@ -44,15 +44,6 @@ DISPATCH_SECONDS = 0.1  # how often the store looks for ended jobs and free slot
 MAX_QUEUED_PER_SESSION = 10
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{4,32}$")
 SESSIONS_DIR = ".sessions"  # under the runs directory: each browser's list of runs
-
-# Steps per second of each preset alone on a core of this project's 2-core machine (bench/RESULTS.md),
-# for wait estimates until this server has finished runs of its own to measure.
-MEASURED_STEPS_PER_SECOND = {
-    ("dqn", "CartPole-v1"): 800, ("td-ac", "CartPole-v1"): 4_900, ("a2c-1step", "CartPole-v1"): 860,
-    ("nstep-ac", "CartPole-v1"): 3_100, ("a2c", "CartPole-v1"): 70_000,
-    ("dqn", "LunarLander-v3"): 8_000, ("a2c", "LunarLander-v3"): 11_000,
-}
-UNMEASURED_STEPS_PER_SECOND = 1_000
 
 
 class RunStoreError(RuntimeError):
@@ -217,7 +208,7 @@ class RunStore:
         self._started_by: dict[str, str] = {}  # running run -> the session whose queue it came from
         self._starts: dict[str, int] = {}  # session -> how many of its runs this store has started
         self._sessions: dict[str, list[str]] = {}  # session -> its runs, oldest first
-        self._speeds: dict[tuple[str, str], float] | None = None
+        self._earlier: tuple[EarlierRun, ...] | None = None  # read from the finished runs' summaries when first asked
         self._dispatcher: threading.Thread | None = None
         self._closed = False
 
@@ -242,7 +233,7 @@ class RunStore:
             status = read_status(run_dir)
             if run_id in self._watchers:  # queued or training already, perhaps for another session
                 if status is not None and status["state"] in TERMINAL_STATES:  # it has just ended, not yet reaped
-                    if status["state"] in CACHEABLE_STATES and damage(run_dir) is None:
+                    if _is_cached(run_dir, status):
                         self._remember(session, run_id)
                         return Submission(run_id, cached=True)
                     self._restart.add(run_id)  # train it again once its worker has let go of it
@@ -252,7 +243,7 @@ class RunStore:
                     self._restart.add(run_id)  # it is ending: train it again once it has
                 self._remember(session, run_id)
                 return Submission(run_id, cached=False, joined=joined)
-            if status is not None and status["state"] in CACHEABLE_STATES and damage(run_dir) is None:
+            if _is_cached(run_dir, status):
                 self._remember(session, run_id)
                 return Submission(run_id, cached=True)
             if is_being_written(run_dir):
@@ -268,6 +259,11 @@ class RunStore:
             self._start_dispatcher()
             self._wake.notify()
         return Submission(run_id, cached=False)
+
+    def is_cached(self, config: Config) -> bool:
+        """Whether ``submit(config)`` would come back at once from the cache (a few small file reads)."""
+        run_dir = self.run_dir(config.run_hash())
+        return _is_cached(run_dir, read_status(run_dir))
 
     def _prepare(self, config: Config, run_dir: Path) -> None:
         """A fresh directory for a (re)trained run: its config and a queued status."""
@@ -429,8 +425,8 @@ class RunStore:
             self._prepare(config, self.run_dir(run_id))
             self._enqueue(Job(run_id, config.to_dict(), str(self.run_dir(run_id))), session)
             self._watchers[run_id] = watchers
-        elif self._speeds is not None and status.get("state") == "finished":
-            self._speeds = None  # a new measurement: recompute the estimates
+        elif status.get("state") == "finished":
+            self._earlier = None  # a new measurement: recompute the estimates
 
     def _write_status_safely(self, run_id: str, **status: Any) -> None:
         try:
@@ -508,16 +504,18 @@ class RunStore:
     def steps_per_second(self, algo: str, env_id: str) -> float:
         """The typical speed of ``algo`` on ``env_id`` here: the median of this server's finished runs,
         else the figure measured for the project (for time estimates)."""
-        if self._speeds is None:
-            measured: dict[tuple[str, str], list[float]] = {}
-            for path in self._run_dirs():
-                summary = read_json(path / "summary.json")
-                if summary and summary.get("steps_per_second") and not summary.get("stopped"):
-                    measured.setdefault((summary.get("algo"), summary.get("env_id")), []).append(
-                        float(summary["steps_per_second"]))
-            self._speeds = {key: statistics.median(values) for key, values in measured.items()}
-        return self._speeds.get((algo, env_id)) or MEASURED_STEPS_PER_SECOND.get((algo, env_id),
-                                                                                UNMEASURED_STEPS_PER_SECOND)
+        return typical_steps_per_second(self.earlier_runs(), algo, env_id)
+
+    def earlier_runs(self) -> tuple[EarlierRun, ...]:
+        """What this server's finished runs say about the speed of the next ones (see rlviz.estimate).
+
+        Read from their summaries once, and again after a run of this store finishes.
+        """
+        with self._lock:
+            if self._earlier is None:
+                summaries = (read_json(path / "summary.json") for path in self._run_dirs())
+                self._earlier = tuple(run for run in map(earlier_run_from_summary, filter(None, summaries)) if run)
+            return self._earlier
 
     def counts(self) -> dict[str, int]:
         """How many runs are queued and running on this server."""
@@ -571,6 +569,11 @@ class RunStore:
             self._closed = True
             self._wake.notify_all()
         self.executor.shutdown()
+
+
+def _is_cached(run_dir: Path, status: dict[str, Any] | None) -> bool:
+    """The run directory holds an intact result that the same config would reproduce (finished or diverged)."""
+    return status is not None and status["state"] in CACHEABLE_STATES and damage(run_dir) is None
 
 
 def read_json_list(path: Path) -> list[Any]:

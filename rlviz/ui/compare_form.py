@@ -22,6 +22,7 @@ from rlviz.compare import (BANDS, MAX_CONFIGS, MAX_SEEDS, MIN_CONFIGS, X_AXES, E
                            mean_curves_csv, read_curve, same_settings, seed_curves, summary_table)
 from rlviz.config import ALGOS, Config, ConfigError, config_from_dict, make_config, run_label
 from rlviz.envs import ENVS, env_info
+from rlviz.estimate import comparison_time_note
 from rlviz.plots import compare_figure
 from rlviz.feeds import feed
 from rlviz.runs import QueueFull, RunStatus, RunStoreError
@@ -274,8 +275,7 @@ def start_comparison(labels: list[str], configs: list[Config], seeds: list[int])
     A session may have only so many runs waiting in the queue (a class shares the workers): the
     runs beyond that are submitted as earlier ones start (see ``top_up``).
     """
-    # Seed by seed across configurations, so with few workers every configuration makes progress.
-    jobs = [config.replace(seed=seed) for seed in seeds for config in configs]
+    jobs = comparison_runs(configs, seeds)
     run_ids = tuple(tuple(config.replace(seed=seed).run_hash() for seed in seeds) for config in configs)
     comparison = Comparison(tuple(labels), tuple(config.env_id for config in configs), tuple(seeds), run_ids,
                             tuple(config.total_steps for config in configs), cached=0)
@@ -454,9 +454,21 @@ def _results(comparison: Comparison, display: Display, live: bool) -> None:
                                "seeds had data.")
 
 
+def comparison_runs(configs: list[Config], seeds: list[int]) -> list[Config]:
+    """Every configuration with every seed, in the order they start: seed by seed across configurations,
+    so with few workers every configuration makes progress."""
+    return [config.replace(seed=seed) for seed in seeds for config in configs]
+
+
 def comparison_size(configs: list[Config], seeds: list[int]) -> str:
+    """What pressing Run comparison costs: the runs, the env steps and the time on this server's workers (Markdown)."""
     runs = len(configs) * len(seeds)
     steps = sum(config.total_steps for config in configs) * len(seeds)
-    return (f"{runs} runs ({len(configs)} configurations × {len(seeds)} seeds), {steps:,} env steps in all. "
-            f"{get_store().max_workers} train at a time; runs trained before come back at once from the cache.")
+    return (f"{runs} runs ({len(configs)} configurations × {len(seeds)} seeds), {steps:,} env steps in all.  \n"
+            + comparison_time_note(get_store(), comparison_runs(configs, seeds)))
 
+
+def ready_made_size(ready: ReadyMade, seeds: list[int]) -> str:
+    """A ready-made comparison's time with the page's seeds (Markdown)."""
+    runs = comparison_runs(ready.configs(), seeds)
+    return comparison_time_note(get_store(), runs, title=f"With {len(seeds)} seed{'s' if len(seeds) != 1 else ''}")
