@@ -19,7 +19,9 @@ with left:
     st.subheader("Where to start")
     st.markdown(
         "1. Open **Train**, keep the preset *A2C (parallel envs)* on *CartPole-v1* and press **Train**. "
-        "It solves CartPole in a few seconds.\n"
+        "Its 32 envs solve CartPole after about 250,000 steps, some 10 seconds on a free core: the run stops "
+        "as soon as its last 100 episodes average 475, and 10 greedy episodes then score it (500 on 9 of 10 "
+        "seeds we measured). Turn *Stop when solved* off to see what can happen after solving.\n"
         "2. Watch the videos under the curve: the same network at the start, a quarter of the way, "
         "halfway and at the end.\n"
         "3. Change one slider (the discount gamma, the number of envs, the entropy coefficient) and "

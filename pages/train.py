@@ -33,6 +33,8 @@ with controls:
                           persist_state="session",
                           help="; ".join(f"{env.env_id}: solved at {env.solve_threshold:g}" for env in ENVS.values()))
     st.caption(ENVS[env_id].description)
+    if expectation := ALGOS[algo].expectations.get(env_id):  # measured, so a student knows before the click
+        st.info(expectation, icon=":material/insights:")
 with explanation:
     info = ALGOS[algo]
     st.markdown(f"**{info.display_name}**: {info.summary}")

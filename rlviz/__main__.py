@@ -32,7 +32,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--total-steps", type=int, default=None, help="env steps (default: the preset's)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a hyperparameter (SB3 names), e.g. --set gamma=0.98; repeatable")
-    parser.add_argument("--stop-when-solved", action="store_true", help="stop once the last-100 mean reaches the threshold")
+    parser.add_argument("--stop-when-solved", action=argparse.BooleanOptionalAction, default=None,
+                        help="stop once the last-100 mean reaches the threshold (the presets do; --no-stop-when-solved trains to the end)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,8 +89,8 @@ def config_from_args(args: argparse.Namespace):
         overrides["seed"] = args.seed
     if args.total_steps is not None:
         overrides["total_steps"] = args.total_steps
-    if args.stop_when_solved:
-        overrides["stop_when_solved"] = True
+    if args.stop_when_solved is not None:
+        overrides["stop_when_solved"] = args.stop_when_solved
     return make_config(args.algo, args.env, **overrides)
 
 

@@ -438,6 +438,13 @@ READY_MADE: list[ReadyMade] = [
               for n in (1, 8, 32)),
     ),
     ReadyMade(
+        "A2C vs PPO on LunarLander-v3",
+        "Same rollouts and advantages, but PPO learns from each rollout many times, in minibatches, with a "
+        "clipped ratio that keeps every update close to the policy that collected the data. Which one lands, "
+        "within 1M steps? (Long: minutes per run.)",
+        tuple((ALGOS[key].short_name, key, "LunarLander-v3", {}) for key in ("a2c", "ppo")),
+    ),
+    ReadyMade(
         "Every algorithm on CartPole-v1",
         "Each algorithm's preset, given the same 50,000 env steps: which learns most per step, and "
         "which per second?",

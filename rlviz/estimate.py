@@ -24,24 +24,34 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from rlviz.config import ALGOS, Config
+from rlviz.config import ALGOS, Config, make_config
 
-# Env steps per second of each preset alone in a fresh process: ``rlviz.trainer.train`` with no video and
-# eval_episodes=0, one run at a time at nice 10 (as the app's workers run), on the project's 2-core VM on
-# 2026-11-29, a machine not idle (other training runs were being timed on it). One run each, of 5,000 steps (dqn on
-# CartPole, a2c-1step, nstep-ac), 20,000 (td-ac, ppo on CartPole), 30,000 (dqn on LunarLander), 32,768
-# (ppo on LunarLander: two rollouts), 60,000 (a2c on LunarLander) or 200,000 (a2c on CartPole) steps.
-# Rough figures, for a server that has not finished a run of that algorithm and env yet: the page
-# says when a figure comes from here.
+# Env steps per second of each preset alone on a core of the project's 2-core VM on 2026-11-29 (a slow day:
+# dqn, whose code did not change, ran at half its 2026-11-22 speed), for a server that has not finished a
+# run of that algorithm and env yet; the page says when a figure comes from here. CartPole: the median over
+# seeds 10-19 of `bench/solve.py --workers 1` (dqn: `bench/profile_run.py`), one run at a time on an idle
+# machine. LunarLander: one run each with eval_episodes=0, at nice 10, beside other work (rough).
 MEASURED_STEPS_PER_SECOND: dict[tuple[str, str], float] = {
-    ("dqn", "CartPole-v1"): 364, ("dqn", "LunarLander-v3"): 2_984,
-    ("td-ac", "CartPole-v1"): 1_601, ("td-ac", "LunarLander-v3"): 1_337,
-    ("a2c-1step", "CartPole-v1"): 216, ("a2c-1step", "LunarLander-v3"): 225,
-    ("nstep-ac", "CartPole-v1"): 878, ("nstep-ac", "LunarLander-v3"): 829,
-    ("a2c", "CartPole-v1"): 15_675, ("a2c", "LunarLander-v3"): 4_209,
-    ("ppo", "CartPole-v1"): 2_069, ("ppo", "LunarLander-v3"): 2_368,
+    ("dqn", "CartPole-v1"): 356, ("dqn", "LunarLander-v3"): 2_984,
+    ("td-ac", "CartPole-v1"): 11_096, ("td-ac", "LunarLander-v3"): 1_337,
+    ("a2c-1step", "CartPole-v1"): 3_701, ("a2c-1step", "LunarLander-v3"): 225,
+    ("nstep-ac", "CartPole-v1"): 4_867, ("nstep-ac", "LunarLander-v3"): 829,
+    ("a2c", "CartPole-v1"): 28_702, ("a2c", "LunarLander-v3"): 4_209,
+    ("ppo", "CartPole-v1"): 2_534, ("ppo", "LunarLander-v3"): 2_368,
 }
 MEASURED_ON = "a 2-core VM on 2026-11-29"
+# The median env step at which each preset solved (stop when solved), and over how many seeds
+# (bench/RESULTS.md): what a run with exactly the preset's settings can expect before this server
+# has solved runs of its own. CartPole: seeds 10-19, which no preset was tuned on; dqn: seeds 0-4
+# (2026-11-22); LunarLander: seeds 0-4. A preset missing here was not measured, or rarely solves.
+MEASURED_SOLVE_STEPS: dict[tuple[str, str], tuple[int, int]] = {
+    ("dqn", "CartPole-v1"): (126_936, 5), ("td-ac", "CartPole-v1"): (110_580, 10),
+    ("a2c-1step", "CartPole-v1"): (154_066, 10), ("nstep-ac", "CartPole-v1"): (93_329, 10),
+    ("a2c", "CartPole-v1"): (245_490, 10), ("ppo", "CartPole-v1"): (67_324, 10),
+    ("dqn", "LunarLander-v3"): (411_087, 5), ("nstep-ac", "LunarLander-v3"): (464_694, 5),
+}
+# Settings that may differ from the preset's and leave MEASURED_SOLVE_STEPS telling.
+NOT_LEARNING_SETTINGS = ("seed", "stop_when_solved", "eval_episodes")
 # Settings that do not change how fast a run steps (they change how long, or what happens after it).
 NOT_SPEED_SETTINGS = ("seed", "total_steps", "stop_when_solved", "eval_episodes")
 
@@ -117,6 +127,7 @@ class RunEstimate:
     solve_step: int | None = None  # when it stops when solved: the median step earlier runs solved at (None: no data)
     solved_runs: int = 0  # of the earlier runs that tell, how many solved within total_steps
     telling_runs: int = 0  # earlier runs that solved, or trained at least total_steps without solving
+    solve_seeds_in_table: int = 0  # > 0: solve_step is the preset's, MEASURED_SOLVE_STEPS' median over that many seeds
 
     @property
     def full_seconds(self) -> float:
@@ -157,6 +168,9 @@ class RunEstimate:
         else:  # "guess"
             text = (f"No run of {name} has finished on this server and the table has no figure for it: "
                     f"{speed} is the slowest preset's speed.")
+        if self.solve_seeds_in_table and self.solve_step is not None:
+            text += (f" With these settings the preset solved at step {self.solve_step:,} (the median over "
+                     f"{self.solve_seeds_in_table} seeds, measured on {MEASURED_ON}).")
         if self.stop_when_solved and self.telling_runs:
             text += (f" {self.solved_runs} of {self.telling_runs} earlier runs solved within {self.total_steps:,} "
                      "steps" + (f", the median at step {self.solve_step:,}." if self.solve_step is not None
@@ -190,12 +204,26 @@ def estimate_run(config: Config, earlier: Iterable[EarlierRun]) -> RunEstimate:
     # A run solved within this budget stops there; one that solved later, or never, trains all of it.
     telling = [run for run in runs if run.solved_at_step is not None or run.env_steps >= config.total_steps]
     if not telling:
-        return estimate
+        measured = _preset_solve(config)
+        if measured is None:
+            return estimate
+        return dataclasses.replace(estimate, solve_step=measured[0], solve_seeds_in_table=measured[1])
     ends = [min(run.solved_at_step, config.total_steps) if run.solved_at_step is not None else config.total_steps
             for run in telling]
     solved = sum(run.solved_at_step is not None and run.solved_at_step <= config.total_steps for run in telling)
     return dataclasses.replace(estimate, solve_step=int(statistics.median(ends)), solved_runs=solved,
                                telling_runs=len(telling))
+
+
+def _preset_solve(config: Config) -> tuple[int, int] | None:
+    """MEASURED_SOLVE_STEPS' (step, seeds) when ``config`` has its preset's settings (seed and the like aside)."""
+    measured = MEASURED_SOLVE_STEPS.get((config.algo, config.env_id))
+    if measured is None:
+        return None
+    preset = make_config(config.algo, config.env_id)
+    differs = [name for name, value in config.to_dict().items()
+               if name not in NOT_LEARNING_SETTINGS and value != getattr(preset, name)]
+    return None if differs else measured
 
 
 def typical_steps_per_second(earlier: Iterable[EarlierRun], algo: str, env_id: str) -> float:

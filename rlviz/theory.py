@@ -87,7 +87,7 @@ def example_config() -> Config:
     an n in between). Trains in 2 to 3 s on one core.
     """
     return make_config("a2c", "CartPole-v1", total_steps=20_000, seed=2, n_envs=8, n_steps=16, gae_lambda=1.0,
-                       learning_rate=7e-4, gamma=0.99, hidden_sizes=(64, 64), shared_network=True,
+                       learning_rate=7e-4, lr_schedule="constant", gamma=0.99, hidden_sizes=(64, 64), shared_network=True,
                        ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5, normalize_advantage=False,
                        reward_scale=1.0, loss="mse", eval_episodes=0)
 

@@ -1,3 +1,4 @@
+import argparse
 import csv
 import json
 import os
@@ -7,7 +8,7 @@ import sys
 import imageio_ffmpeg
 import pytest
 
-from rlviz.__main__ import main
+from rlviz.__main__ import add_config_arguments, config_from_args, main
 
 REQUIRED_SUMMARY = {"algo", "env_id", "seed", "config", "env_steps", "episodes", "wall_seconds", "steps_per_second",
                     "solved_at_step", "final_mean_return", "eval_mean_return"}
@@ -122,9 +123,16 @@ def test_reusing_a_run_directory_leaves_none_of_the_earlier_runs_files(tmp_path,
 
 def test_a_diverged_run_prints_why_and_still_writes_its_directory(tmp_path, capsys):
     out = tmp_path / "run"
-    status, stdout, _ = train_in_process(["--algo", "a2c-1step", "--set", "learning_rate=0.1", "--set", "reward_scale=1",
+    status, stdout, _ = train_in_process(["--algo", "a2c-1step", "--set", "n_envs=1", "--set", "learning_rate=0.1", "--set", "reward_scale=1",
                                           "--out", str(out)], capsys)
     assert status == 0
     assert "Diverged at step" in stdout and "learning rate" in stdout and "solved" not in stdout
     summary = json.loads((out / "summary.json").read_text())
     assert summary["diverged"].startswith("Diverged at step") and summary["eval_mean_return"] is None
+
+
+@pytest.mark.parametrize("flag, stops", [([], True), (["--stop-when-solved"], True), (["--no-stop-when-solved"], False)])
+def test_runs_stop_when_solved_unless_told_not_to(flag, stops):
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    assert config_from_args(parser.parse_args(["--algo", "dqn", *flag])).stop_when_solved is stops

@@ -95,7 +95,7 @@ def test_changed_fields_are_the_differences_from_the_preset_in_slider_order():
 @pytest.mark.parametrize("config, label", [
     (make_config("a2c", gamma=0.9, learning_rate=1e-3), "A2C · lr 1e-3 · gamma 0.9 · seed 0"),
     (make_config("dqn", "LunarLander-v3", seed=1), "DQN · LunarLander-v3 · seed 1"),
-    (make_config("td-ac", total_steps=200_000, stop_when_solved=True), "TD actor-critic · steps 200k · stop when solved on · seed 0"),
+    (make_config("td-ac", total_steps=200_000, stop_when_solved=False), "TD actor-critic · steps 200k · stop when solved off · seed 0"),
     (make_config("nstep-ac", seed=123_456, hidden_sizes=(64, 32)), "N-step AC · layers 64-32 · seed 123456"),
     (make_config("dqn", learning_rate=2.5e-4, gamma=0.9, total_steps=1_500_000, tau=0.01, batch_size=64,
                  exploration_final_eps=0.1), "DQN · lr 2.5e-4 · gamma 0.9 · steps 1.5M · tau 0.01 · +2 more · seed 0"),

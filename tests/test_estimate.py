@@ -5,7 +5,7 @@ import json
 import pytest
 
 from rlviz.config import make_config
-from rlviz.estimate import (MEASURED_STEPS_PER_SECOND, EarlierRun, earlier_run_from_summary, estimate_comparison,
+from rlviz.estimate import (MEASURED_SOLVE_STEPS, MEASURED_STEPS_PER_SECOND, EarlierRun, earlier_run_from_summary, estimate_comparison,
                             estimate_run, format_duration, run_time_note, schedule_seconds, waiting_note)
 
 
@@ -25,7 +25,7 @@ def test_durations_read_the_way_people_say_them(seconds, text):
 
 
 def test_the_speed_is_the_median_of_earlier_runs_with_these_settings():
-    config = make_config("dqn", "CartPole-v1", total_steps=100_000, seed=3)
+    config = make_config("dqn", "CartPole-v1", total_steps=100_000, seed=3, stop_when_solved=False)
     runs = [earlier(steps_per_second=speed, seed=seed, total_steps=50_000) for seed, speed in ((0, 900), (1, 1_000), (2, 2_000))]
     runs.append(earlier(steps_per_second=50.0, batch_size=1_024))  # other settings: ignored while these settings have runs
     estimate = estimate_run(config, runs)
@@ -36,7 +36,7 @@ def test_the_speed_is_the_median_of_earlier_runs_with_these_settings():
 
 
 def test_other_settings_of_the_same_algorithm_and_env_come_next():
-    config = make_config("dqn", "CartPole-v1", total_steps=40_000, batch_size=256)
+    config = make_config("dqn", "CartPole-v1", total_steps=40_000, batch_size=256, stop_when_solved=False)
     runs = [earlier(steps_per_second=500.0), earlier(steps_per_second=300.0, tau=0.01),
             earlier("a2c", steps_per_second=20_000.0), earlier("dqn", "LunarLander-v3", steps_per_second=9_000.0)]
     estimate = estimate_run(config, runs)
@@ -84,6 +84,19 @@ def test_stop_when_solved_without_a_solve_to_go_by_gives_the_whole_budget():
     estimate = estimate_run(config, late)
     assert estimate.expected_seconds == estimate.full_seconds == 100
     assert estimate.headline() == "about 1 min 40 s (earlier runs mostly did not solve within 100,000 steps)"
+
+
+def test_a_fresh_server_expects_the_measured_solve_step_of_an_unchanged_preset():
+    preset = make_config("td-ac", "CartPole-v1", seed=12)  # another seed: still the preset's settings
+    solve_step, seeds = MEASURED_SOLVE_STEPS[("td-ac", "CartPole-v1")]
+    estimate = estimate_run(preset, [])
+    assert estimate.source == "table" and estimate.solve_step == solve_step
+    assert estimate.expected_seconds == solve_step / MEASURED_STEPS_PER_SECOND[("td-ac", "CartPole-v1")]
+    assert f"the preset solved at step {solve_step:,} (the median over {seeds} seeds" in estimate.basis()
+    assert "stops when solved" in estimate.headline()
+    # Another learning rate learns at another pace: the table's solve step no longer tells.
+    changed = estimate_run(preset.replace(learning_rate=1e-4), [])
+    assert changed.solve_step is None and "less if it solves sooner" in changed.headline()
 
 
 def test_a_summary_becomes_an_earlier_run_only_if_it_trained_to_its_end():
@@ -143,7 +156,7 @@ class FakeStore:
 
 
 def test_the_train_note_says_how_long_or_that_the_cache_has_it():
-    config = make_config("dqn", total_steps=100_000)
+    config = make_config("dqn", total_steps=100_000, stop_when_solved=False)
     busy = FakeStore([earlier()], counts={"queued": 0, "running": 2})
     assert run_time_note(busy, config).startswith(
         "**This run: about 1 min 40 s** plus the wait for a free worker (2 runs training, 0 queued).  \nFrom 1 earlier run")

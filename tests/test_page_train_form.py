@@ -89,13 +89,13 @@ def test_values_survive_a_switch_to_another_page_and_back(runs_dir):
     app.selectbox(key="algo").set_value("dqn").run()
     app.selectbox(key="env_id").set_value("LunarLander-v3").run()
     hp(app, "tau", env_id="LunarLander-v3").set_value(0.01).run()
-    hp(app, "stop_when_solved", env_id="LunarLander-v3").set_value(True).run()
+    hp(app, "stop_when_solved", env_id="LunarLander-v3").set_value(False).run()
     switch_to(app, "pages/home.py")
     switch_to(app, "pages/train.py")
     assert (app.selectbox(key="algo").value, app.selectbox(key="env_id").value) == ("dqn", "LunarLander-v3")
     assert hp(app, "tau", env_id="LunarLander-v3").value == 0.01
-    assert hp(app, "stop_when_solved", env_id="LunarLander-v3").value is True
-    assert config_params(app) == {"algo": "dqn", "env_id": "LunarLander-v3", "stop_when_solved": "true", "tau": "0.01"}
+    assert hp(app, "stop_when_solved", env_id="LunarLander-v3").value is False
+    assert config_params(app) == {"algo": "dqn", "env_id": "LunarLander-v3", "stop_when_solved": "false", "tau": "0.01"}
 
 
 def test_switching_algorithm_and_back_keeps_each_algorithms_values(runs_dir):

@@ -289,7 +289,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_a_diverging_run_ends_as_diverged_with_its_step_and_is_cached(store):
-    diverging = make_config("a2c-1step", learning_rate=0.1, reward_scale=1.0, total_steps=50_000, eval_episodes=0)
+    diverging = make_config("a2c-1step", n_envs=1, learning_rate=0.1, reward_scale=1.0, total_steps=50_000, eval_episodes=0)
     run = store.submit(diverging, "alice")
     status = wait_for(store, run.run_id, {"diverged", "finished", "failed"})
     assert status.state == "diverged" and 0 < status.env_steps < 50_000

@@ -126,8 +126,8 @@ def test_learners_never_see_an_autoreset_observation_as_next_obs(monkeypatch):
 
 
 def test_a_diverging_run_ends_at_once_as_diverged_and_names_the_learning_rate():
-    # Adam steps of 0.1 on raw CartPole rewards blow the critic up within a few dozen steps.
-    config = make_config("a2c-1step", learning_rate=0.1, reward_scale=1.0, total_steps=100_000)
+    # Adam steps of 0.1 on raw CartPole rewards, one transition each, blow the critic up within a few dozen steps.
+    config = make_config("a2c-1step", n_envs=1, learning_rate=0.1, reward_scale=1.0, total_steps=100_000)
     events = list(train(config))
     finished = events[-1]
     assert isinstance(finished, Finished) and finished.diverged is not None
