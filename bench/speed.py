@@ -85,18 +85,19 @@ def sb3_zoo_ppo(env_id: str, seed: int, constant_clip: bool = False):
     return PPO("MlpPolicy", make_vec_env(env_id, n_envs=n_envs, seed=seed), seed=seed, device="cpu", **zoo)
 
 
-def rlviz_time_to_solve(seed: int, algo: str = "a2c", env_id: str = "CartPole-v1") -> tuple[float | None, int | None]:
+def rlviz_time_to_solve(seed: int, algo: str = "a2c", env_id: str = "CartPole-v1") -> tuple[float, int | None]:
+    """Seconds to the solve, or to the end of the budget when it did not solve, and the step it solved at (or None)."""
     config = make_config(algo, env_id, seed=seed, stop_when_solved=True, eval_episodes=0)
     seconds = None
     for event in train(config):
         if isinstance(event, EpisodeEnded):
             seconds = event.wall_seconds
         if isinstance(event, Finished):
-            return (seconds, event.solved_at_step) if event.solved_at_step is not None else (None, None)
+            return (seconds, event.solved_at_step) if event.solved_at_step is not None else (event.wall_seconds, None)
     raise RuntimeError("no Finished event")
 
 
-def sb3_time_to_solve(seed: int, algo: str = "a2c", env_id: str = "CartPole-v1") -> tuple[float | None, int | None]:
+def sb3_time_to_solve(seed: int, algo: str = "a2c", env_id: str = "CartPole-v1") -> tuple[float, int | None]:
     """SB3's A2C with the RL Zoo's CartPole-v1 settings (8 envs, ent_coef 0, 500k steps), or its PPO with the
     Zoo's settings for ``env_id``."""
     from stable_baselines3 import A2C
@@ -124,7 +125,7 @@ def sb3_time_to_solve(seed: int, algo: str = "a2c", env_id: str = "CartPole-v1")
     start = time.perf_counter()
     model.learn(budget, callback=callback)
     seconds = time.perf_counter() - start
-    return (seconds, callback.solved_at) if callback.solved_at is not None else (None, None)
+    return seconds, callback.solved_at
 
 
 def row(name: str, ours: list[float], theirs: list[float], unit: str) -> str:
@@ -161,12 +162,13 @@ def main() -> None:
         for seed in seeds:  # interleaved, seed by seed
             seconds, steps = rlviz_time_to_solve(seed, algo, env_id)
             sb3_seconds, sb3_steps = sb3_time_to_solve(seed, algo, env_id)
-            print(f"seed {seed}: rlviz {algo} on {env_id} solved in {seconds} s at {steps}; "
-                  f"SB3 {algo} (zoo) in {sb3_seconds} s at {sb3_steps}", flush=True)
-            if seconds is not None:
+            print(f"seed {seed}: rlviz {algo} on {env_id}: {seconds:.1f} s, solved at {steps}; "
+                  f"SB3 {algo} (zoo): {sb3_seconds:.1f} s, solved at {sb3_steps} (None: not solved, the seconds are the whole budget's)",
+                  flush=True)
+            if steps is not None:
                 ours_seconds.append(seconds)
                 ours_steps.append(steps)
-            if sb3_seconds is not None:
+            if sb3_steps is not None:
                 theirs_seconds.append(sb3_seconds)
                 theirs_steps.append(sb3_steps)
         if seeds:
