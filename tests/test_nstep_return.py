@@ -105,7 +105,7 @@ def test_n_1_is_the_td_target_and_a_long_n_is_the_monte_carlo_return():
         assert one_step[step.obs[0].tobytes()] == pytest.approx(td_target, rel=1e-5, abs=1e-6)
 
     monte_carlo, _ = learned_targets(1_000, 4, transitions)
-    episode, start = [], 0
+    episode = []
     for step in real:  # within each episode that terminated, G_t = r_t + gamma G_t+1, G = 0 after the end
         episode.append(step)
         if step.terminated[0] or step.truncated[0]:

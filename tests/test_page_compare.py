@@ -4,20 +4,11 @@ import json
 import time
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from rlviz.runs import RUNS_DIR_ENV
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 PAGE = "pages/compare.py"
-
-
-@pytest.fixture
-def runs_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv(RUNS_DIR_ENV, str(tmp_path / "runs"))
-    monkeypatch.setenv("RLVIZ_MAX_WORKERS", "1")
-    return tmp_path / "runs"
 
 
 def open_compare() -> AppTest:

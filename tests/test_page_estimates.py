@@ -3,21 +3,12 @@
 import json
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from rlviz.config import Config, make_config
 from rlviz.rundir import write_status
-from rlviz.runs import RUNS_DIR_ENV
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
-
-
-@pytest.fixture
-def runs_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv(RUNS_DIR_ENV, str(tmp_path / "runs"))
-    monkeypatch.setenv("RLVIZ_MAX_WORKERS", "1")
-    return tmp_path / "runs"
 
 
 def finished_run(runs_dir: Path, config: Config, steps_per_second: float, env_steps: int,

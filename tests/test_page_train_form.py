@@ -6,17 +6,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from rlviz.config import make_config
-from rlviz.runs import RUNS_DIR_ENV
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 PRESET = make_config("dqn", "CartPole-v1")
-
-
-@pytest.fixture
-def runs_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv(RUNS_DIR_ENV, str(tmp_path / "runs"))
-    monkeypatch.setenv("RLVIZ_MAX_WORKERS", "1")
-    return tmp_path / "runs"
 
 
 def open_train(link: dict[str, str] | None = None) -> AppTest:

@@ -4,20 +4,11 @@ import json
 import time
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from rlviz.config import make_config
-from rlviz.runs import RUNS_DIR_ENV
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
-
-
-@pytest.fixture
-def runs_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv(RUNS_DIR_ENV, str(tmp_path / "runs"))
-    monkeypatch.setenv("RLVIZ_MAX_WORKERS", "1")
-    return tmp_path / "runs"
 
 
 def open_page(page: str) -> AppTest:
@@ -134,7 +125,6 @@ def _live_curve_of_a_long_run(run_dir: str):
 
 def test_a_long_live_curve_draws_every_kth_dot_and_says_so(tmp_path):
     import base64
-    import json
 
     import numpy as np
 
