@@ -7,8 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from rlviz.config import Config, make_config
 from rlviz.rundir import write_status
-
-APP = Path(__file__).resolve().parent.parent / "app.py"
+from tests.apptest_helpers import open_page
 
 
 def finished_run(runs_dir: Path, config: Config, steps_per_second: float, env_steps: int,
@@ -28,14 +27,6 @@ def finished_run(runs_dir: Path, config: Config, steps_per_second: float, env_st
                                                                              "steps_per_second", "solved_at_step")}}
         (run_dir / "events.jsonl").write_text(json.dumps(finished) + "\n")
         write_status(run_dir, state="finished", env_steps=env_steps, total_steps=config.total_steps)
-
-
-def open_page(page: str) -> AppTest:
-    app = AppTest.from_file(str(APP), default_timeout=60)
-    app.run()
-    app.switch_page(page).run()
-    assert not app.exception, app.exception
-    return app
 
 
 def captions(app: AppTest) -> str:

@@ -2,21 +2,11 @@
 
 import json
 import time
-from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
 from rlviz.config import make_config
-
-APP = Path(__file__).resolve().parent.parent / "app.py"
-
-
-def open_page(page: str) -> AppTest:
-    app = AppTest.from_file(str(APP), default_timeout=60)
-    app.run()
-    app.switch_page(page).run()
-    assert not app.exception, app.exception
-    return app
+from tests.apptest_helpers import open_page
 
 
 def test_home_renders():
