@@ -22,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rlviz.config import ALGOS, ConfigError, field_spec, make_config, parse_value  # noqa: E402
+from rlviz.__main__ import parse_settings  # noqa: E402
+from rlviz.config import ALGOS, make_config  # noqa: E402
 from rlviz.envs import ENVS  # noqa: E402
 from rlviz.runs import available_cores  # noqa: E402
 
@@ -40,23 +41,6 @@ def solve(algo: str, env_id: str, seed: int, overrides: dict) -> dict:
     raise RuntimeError("train() ended without Finished")
 
 
-def parse_overrides(assignments: list[str]) -> dict:
-    overrides = {}
-    for assignment in assignments:
-        name, _, text = assignment.partition("=")
-        overrides[name] = parse_value(_any_field(name), text)
-    return overrides
-
-
-def _any_field(name: str):
-    for info in ALGOS.values():
-        try:
-            return field_spec(info.config_class, name)
-        except ConfigError:
-            continue
-    raise SystemExit(f"unknown setting {name}")
-
-
 def spread(values: list[float], fmt: str) -> str:
     if not values:
         return "-"
@@ -71,11 +55,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=available_cores())
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="change one setting of every run")
     args = parser.parse_args()
-    overrides = parse_overrides(args.set)
+    overrides = {algo: parse_settings(algo, args.set) for algo in args.algos}
 
     results: list[dict] = []
     with ProcessPoolExecutor(args.workers) as pool:
-        futures = [pool.submit(solve, algo, args.env, seed, overrides) for algo in args.algos for seed in args.seeds]
+        futures = [pool.submit(solve, algo, args.env, seed, overrides[algo]) for algo in args.algos for seed in args.seeds]
         for future in as_completed(futures):
             r = future.result()
             results.append(r)

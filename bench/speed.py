@@ -32,20 +32,19 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rlviz.config import make_config  # noqa: E402
+from rlviz.envs import ENVS  # noqa: E402
 from rlviz.trainer import EpisodeEnded, Finished, train  # noqa: E402
 
 SPEED_STEPS = 50_000
-SOLVE_THRESHOLD = 475.0
 
 
-# The RL Zoo's PPO settings (hyperparams/ppo.yml), for SB3; rlviz's ppo presets are the same.
+# The RL Zoo's PPO settings (hyperparams/ppo.yml), for SB3; rlviz's ppo presets are the same but for CartPole's clip decay.
 ZOO_PPO = {
     "CartPole-v1": dict(n_envs=8, budget=100_000, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20,
                         ent_coef=0.0, learning_rate="linear 1e-3", clip_range="linear 0.2"),
     "LunarLander-v3": dict(n_envs=16, budget=1_000_000, n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999, n_epochs=4,
                            ent_coef=0.01, learning_rate=3e-4, clip_range=0.2),
 }
-THRESHOLDS = {"CartPole-v1": SOLVE_THRESHOLD, "LunarLander-v3": 200.0}
 
 
 def rlviz_steps_per_second(algo: str, overrides: dict) -> float:
@@ -104,7 +103,7 @@ def sb3_time_to_solve(seed: int, algo: str = "a2c", env_id: str = "CartPole-v1")
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
 
-    threshold = THRESHOLDS[env_id]
+    threshold = ENVS[env_id].solve_threshold
 
     class StopWhenSolved(BaseCallback):
         solved_at: int | None = None

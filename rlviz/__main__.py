@@ -74,10 +74,11 @@ def check_out_dir(out: Path) -> None:
         raise ConfigError(f"--out {out} is a directory with other files in it, not an rlviz run: choose a new or empty directory")
 
 
-def config_from_args(args: argparse.Namespace):
-    config_class = ALGOS[args.algo].config_class
+def parse_settings(algo: str, assignments: list[str]) -> dict:
+    """``--set NAME=VALUE`` items as config overrides for ``algo``, each parsed by its field's type."""
+    config_class = ALGOS[algo].config_class
     overrides = {}
-    for item in args.set:
+    for item in assignments:
         name, sep, text = item.partition("=")
         name = name.strip()
         if not sep or not name:
@@ -85,6 +86,11 @@ def config_from_args(args: argparse.Namespace):
         if name in SET_BY_OPTION:
             raise ConfigError(f"--set cannot change {name}: use {SET_BY_OPTION[name]} {text.strip() or '...'}")
         overrides[name] = parse_value(field_spec(config_class, name), text)
+    return overrides
+
+
+def config_from_args(args: argparse.Namespace):
+    overrides = parse_settings(args.algo, args.set)
     if args.seed is not None:
         overrides["seed"] = args.seed
     if args.total_steps is not None:
