@@ -16,6 +16,7 @@ navigation = st.navigation(
         st.Page("pages/runs.py", title="Runs", icon=":material/list_alt:"),
         st.Page("pages/theory.py", title="Theory", icon=":material/functions:"),
         st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+        st.Page("pages/bug_lab.py", title="Bug lab", icon=":material/bug_report:"),
     ]
 )
 navigation.run()

@@ -76,6 +76,14 @@ class EpisodeCurve:
         return cls(np.zeros(0), np.zeros(0), np.zeros(0))
 
 
+def metric_curve(updates: Sequence[Mapping[str, float]], metric: str, scale: float = 1.0) -> EpisodeCurve:
+    """One run's ``metric`` over env steps, from the updates that report it (rlviz.feeds' update table),
+    divided by ``scale``: a curve whose "returns" are that metric, for the same means and bands."""
+    rows = [row for row in updates if metric in row]
+    env_step = np.array([row["env_step"] for row in rows], dtype=float)
+    return EpisodeCurve(env_step, np.full(len(rows), np.nan), np.array([row[metric] for row in rows], dtype=float) / scale)
+
+
 def feed_curve(run_feed: RunFeed) -> EpisodeCurve:
     """The curve a live run's shared feed holds (thinned beyond rlviz.feeds.MAX_EPISODE_POINTS episodes)."""
     table = run_feed.episode_table()

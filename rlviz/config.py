@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from rlviz import __version__
+from rlviz.bugs import BUG_NAMES, check as check_bugs
 from rlviz.envs import ENVS
 
 
@@ -68,12 +69,16 @@ class BaseConfig:
                                    "solved run frees its worker for the next one. Turn it off to watch what happens after solving.",
                                    label="Stop when solved")
     eval_episodes: int = hyper(10, "Greedy episodes played after training to measure the final policy.", 0, 100, label="Evaluation episodes")
+    bugs: tuple[str, ...] = hyper((), "Classic bugs switched on, on purpose, at the line where tutorials get it wrong (the Bug lab "
+                                  "page explains each). None: the correct code.", choices=BUG_NAMES, label="Bugs (on purpose)")
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             object.__setattr__(self, f.name, _checked(f, getattr(self, f.name)))
         if self.algo not in ALGOS or not isinstance(self, ALGOS[self.algo].config_class):
             raise ConfigError(f"algo='{self.algo}' does not belong to {type(self).__name__}")
+        if problem := check_bugs(self):
+            raise ConfigError(problem)
 
     def replace(self, **changes: Any) -> "Config":
         """A copy with ``changes`` applied and validated; unknown names raise ConfigError."""
@@ -98,7 +103,10 @@ class BaseConfig:
 
     def run_hash(self) -> str:
         """Identifies a run: every field (seed included) plus the rlviz version."""
-        payload = json.dumps({"version": __version__, **self.to_dict()}, sort_keys=True)
+        fields = self.to_dict()
+        if not fields["bugs"]:  # a run without bugs keeps the hash it had before the field existed
+            del fields["bugs"]
+        payload = json.dumps({"version": __version__, **fields}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -440,6 +448,8 @@ def parse_value(f: dataclasses.Field, text: str) -> Any:
             return int(number)
         if kind is float:
             return float(text)
+        if kind is tuple and f.metadata["choices"]:  # names: "a,b"
+            return tuple(part.strip() for part in text.split(",") if part.strip())
         if kind is tuple:
             return tuple(int(part) for part in text.split(",") if part.strip())
         return text
@@ -450,6 +460,8 @@ def parse_value(f: dataclasses.Field, text: str) -> Any:
 
 def describe_range(f: dataclasses.Field) -> str:
     meta = f.metadata
+    if meta["choices"] and type(f.default) is tuple:
+        return "none or several of " + ", ".join(str(c) for c in meta["choices"])
     if meta["choices"]:
         return "one of " + ", ".join(str(c) for c in meta["choices"])
     if type(f.default) is bool:
@@ -477,6 +489,10 @@ def _checked(f: dataclasses.Field, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise fail("is not a finite number")
         value = float(value)
+    elif kind is tuple and meta["choices"]:  # a set of names, kept in the order of the choices (one hash per set)
+        if not isinstance(value, (tuple, list)) or any(name not in meta["choices"] for name in value):
+            raise fail("is not allowed")
+        return tuple(name for name in meta["choices"] if name in value)
     elif kind is tuple:
         if not isinstance(value, (tuple, list)) or not 1 <= len(value) <= 4:
             raise ConfigError(f"{f.name}={value!r} must be 1 to 4 layer widths, each in [1, 1024]")
@@ -523,6 +539,8 @@ def format_value(name: str, value: Any) -> str:
             if abs(value) >= unit and value % (unit // 100) == 0:  # at most two decimals: 1.5M, 2.25k
                 return f"{value / unit:g}{suffix}"
         return f"{value:,}"
+    if isinstance(value, tuple) and name == "bugs":
+        return " + ".join(value) if value else "none"
     if isinstance(value, tuple):
         return "-".join(str(width) for width in value)
     return str(value)
@@ -561,7 +579,7 @@ def _query_text(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, tuple):
-        return ",".join(str(width) for width in value)
+        return ",".join(str(item) for item in value)
     return repr(value) if isinstance(value, float) else str(value)  # repr: the shortest exact float
 
 

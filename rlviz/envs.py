@@ -59,9 +59,16 @@ def env_info(env_id: str) -> EnvInfo:
         raise ValueError(f"unknown env '{env_id}': choose one of {', '.join(ENVS)}") from None
 
 
-def make_vector_env(env_id: str, n_envs: int) -> VectorEnv:
-    """``n_envs`` copies of ``env_id`` stepping in lockstep, NEXT_STEP autoreset."""
+def make_vector_env(env_id: str, n_envs: int, same_step_autoreset: bool = False) -> VectorEnv:
+    """``n_envs`` copies of ``env_id`` stepping in lockstep, NEXT_STEP autoreset.
+
+    ``same_step_autoreset`` is for the Bug lab only (bootstrap_from_reset_obs): SAME_STEP autoreset,
+    where the step that ends an episode already returns the next episode's first observation.
+    """
     env_info(env_id)
+    if same_step_autoreset:
+        return gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="sync",
+                            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP})
     if env_id in _VECTOR_ENTRY_POINT and n_envs > 1:  # for one env the plain env steps 2.5x faster
         envs = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point")
     else:

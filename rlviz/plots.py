@@ -27,10 +27,15 @@ METRIC_LABELS = {
     "value_mean": "Mean V(s)",
     "clip_fraction": "Clip fraction",
     "approx_kl": "Approximate KL(old, new)",
+    "actor_grad_norm": "Actor's gradient norm",
+    "critic_grad_norm": "Critic's gradient norm",
+    "explained_variance": "Critic's explained variance",
+    "value_at_termination": "V(s) at a termination",
+    "td_error_at_truncation": "|TD error| at a truncation",
 }
 # Learners report in their own units, rewards times reward_scale. Values and TD errors of returns are
 # shown divided by it, in env units; losses (squares or Huber of scaled errors) stay, labelled with the scale.
-RETURN_METRICS = ("value_mean", "q_mean", "mean_abs_td_error")
+RETURN_METRICS = ("value_mean", "q_mean", "mean_abs_td_error", "value_at_termination", "td_error_at_truncation")
 SCALED_LOSSES = ("actor_loss", "critic_loss")  # DQN's td_loss is never scaled
 
 
@@ -263,7 +268,8 @@ def _band_outline(x: pd.Series, low: pd.Series, high: pd.Series) -> tuple[list, 
 
 def compare_figure(aggregated: pd.DataFrame, labels: Sequence[str], thresholds: dict[str, float],
                    x_title: str = "environment steps", band_name: str = "95% bootstrap CI",
-                   seeds: pd.DataFrame | None = None, x_range: tuple[float, float] | None = None) -> go.Figure:
+                   seeds: pd.DataFrame | None = None, x_range: tuple[float, float] | None = None,
+                   y_title: str = "episode return, mean over seeds", height: int = 460) -> go.Figure:
     """Per configuration the mean curve over seeds with its band, on a common x grid.
 
     ``aggregated`` has columns configuration, x, mean, low, high, seeds (as
@@ -299,8 +305,7 @@ def compare_figure(aggregated: pd.DataFrame, labels: Sequence[str], thresholds: 
         figure.add_hline(y=value, line=dict(color="#6b7280", dash="dash"), annotation_text=name,
                          annotation_position="top left")
     figure.update_layout(
-        height=460, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=x_title,
-        yaxis_title="episode return, mean over seeds",
+        height=height, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=x_title, yaxis_title=y_title,
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), hovermode="closest",
         uirevision=x_title,  # live redraws keep the student's zoom; switching the x axis resets it
     )

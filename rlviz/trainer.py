@@ -19,6 +19,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from rlviz.agents import Agent, load_agent, make_agent
+from rlviz.bugs import switches
 from rlviz.buffers import Transition
 from rlviz.config import Config, make_config
 from rlviz.envs import SOLVE_WINDOW, env_info, make_env, make_vector_env
@@ -192,7 +193,13 @@ def train(
     rng = np.random.default_rng(config.seed)
     info = env_info(config.env_id)
     n_envs = config.n_envs
-    envs = make_vector_env(config.env_id, n_envs)
+    same_step_reset = switches(config).bootstrap_from_reset_obs
+    if same_step_reset:
+        # Bug lab: in same-step autoreset, next_obs at an episode's end is already the next episode's first
+        # observation (the real last one is in info["final_obs"]), and this loop stores it as s'.
+        envs = make_vector_env(config.env_id, n_envs, same_step_autoreset=True)
+    else:
+        envs = make_vector_env(config.env_id, n_envs)
     obs, _ = envs.reset(seed=config.seed)
     agent = make_agent(config, envs.single_observation_space.shape[0], int(envs.single_action_space.n), rng)
 
@@ -206,7 +213,7 @@ def train(
     stopped = False
     diverged: str | None = None
     metric_sums: dict[str, float] = {}
-    metric_count = 0
+    metric_counts: dict[str, int] = {}  # per metric: some are reported only by updates that saw an episode end
     interval = metrics_interval(config.total_steps)
     next_metrics_step = interval
     video_steps = [round(fraction * config.total_steps) for fraction in VIDEO_FRACTIONS[:-1]]
@@ -227,17 +234,17 @@ def train(
         # store and learn
         for metrics in agent.observe(Transition(obs, actions, rewards, next_obs, terminated, truncated, valid), env_step):
             updates += 1
-            metric_count += 1
             for name, value in metrics.items():
                 metric_sums[name] = metric_sums.get(name, 0.0) + value
+                metric_counts[name] = metric_counts.get(name, 0) + 1
             diverged = divergence_message(config, env_step, metrics)
             if diverged is not None:
                 break
-        if (env_step >= next_metrics_step or diverged is not None) and metric_count:  # a diverged run shows its last update
+        if (env_step >= next_metrics_step or diverged is not None) and metric_counts:  # a diverged run shows its last update
             next_metrics_step = env_step + interval
-            mean_metrics = {name: total / metric_count for name, total in metric_sums.items()}
+            mean_metrics = {name: total / metric_counts[name] for name, total in metric_sums.items()}
             yield Updated(env_step, updates, time.perf_counter() - start, mean_metrics)
-            metric_sums, metric_count = {}, 0
+            metric_sums, metric_counts = {}, {}
 
         # episode accounting
         episode_returns += np.where(valid, rewards, 0.0)
@@ -253,7 +260,8 @@ def train(
                 solved_at_step = env_step
         episode_returns[ended] = 0.0
         episode_lengths[ended] = 0
-        autoreset = terminated | truncated
+        if not same_step_reset:
+            autoreset = terminated | truncated
         obs = next_obs
 
         if diverged is not None:

@@ -21,6 +21,7 @@ ppo (separate nets, many envs, GAE, the clipped ratio, 20 epochs of minibatches 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -28,10 +29,11 @@ import torch
 import torch.nn.functional as F
 
 from rlviz.agents.optim import clip_grad_norm, set_learning_rate
+from rlviz.bugs import switches
 from rlviz.buffers import Rollout, RolloutBuffer, Transition
 from rlviz.config import ActorCriticConfig
 from rlviz.networks import ActorCriticNetwork
-from rlviz.returns import rollout_returns, td_errors
+from rlviz.returns import rollout_returns, td_errors, td_targets
 
 
 class Targets(NamedTuple):
@@ -70,6 +72,9 @@ class Minibatch(NamedTuple):
 class ActorCriticAgent:
     def __init__(self, config: ActorCriticConfig, obs_dim: int, n_actions: int, rng: np.random.Generator) -> None:
         self.config = config
+        self.bugs = switches(config)  # the Bug lab's switches: all off unless a run asks for a bug
+        if self.bugs.value_broadcast:  # the bug is a silent one in the code it comes from: keep it silent here
+            warnings.filterwarnings("ignore", message="Using a target size", category=UserWarning)
         self.rng = rng
         self.network = ActorCriticNetwork(obs_dim, n_actions, config.hidden_sizes, config.activation, config.shared_network)
         self.policy_logits = self.network.numpy_logits()  # acting: one small forward pass per env step
@@ -98,6 +103,8 @@ class ActorCriticAgent:
 
     # --- store, then learn once the rollout is full --------------------------------------------
     def observe(self, step: Transition, env_step: int) -> list[dict[str, float]]:
+        if self.bugs.truncation_as_termination:  # Bug lab: done = terminated or truncated, stored as terminated
+            step = step._replace(terminated=step.terminated | step.truncated)
         self.rollout.add(step, self.config.reward_scale)
         if not self.rollout.full:
             return []
@@ -108,7 +115,10 @@ class ActorCriticAgent:
     def targets(self, segment: Rollout, values: torch.Tensor, next_values: torch.Tensor) -> Targets:
         """The return G_t and advantage A_t of every step of ``segment`` (values detached, (T, N))."""
         config = self.config
-        returns, learned = rollout_returns(segment.rewards, values, next_values, segment.terminated, segment.truncated,
+        terminated, truncated = segment.terminated, segment.truncated
+        if self.bugs.nstep_across_episodes:  # Bug lab: the n-step window is never cut at an episode's end
+            terminated = truncated = torch.zeros_like(segment.terminated)
+        returns, learned = rollout_returns(segment.rewards, values, next_values, terminated, truncated,
                                            segment.lengths, config.gamma, config.n_step_return, config.gae_lambda)
         deltas = td_errors(segment.rewards, values, next_values, segment.terminated, config.gamma)
         return Targets(returns, returns - values, learned, deltas)
@@ -140,8 +150,12 @@ class ActorCriticAgent:
             actions = segment.actions.reshape(-1)
             # log pi_old(a|s): the policy that collected the rollout, PPO's reference for its ratio.
             old_log_probs = torch.log_softmax(logits[:batch].detach(), dim=1).gather(1, actions.unsqueeze(1)).squeeze(1)
+        returns = target.returns.reshape(-1)
+        if self.bugs.target_with_grad:  # Bug lab: r + gamma V(s') with V(s') still attached to the critic's graph
+            returns = td_targets(segment.rewards, all_values[batch:].reshape(n_steps, n_envs), segment.terminated, config.gamma).reshape(-1)
         flat = Minibatch(segment.obs.reshape(batch, -1), actions, old_log_probs, target.advantages.reshape(-1),
-                         target.returns.reshape(-1), target.td_errors.reshape(-1), values.reshape(-1))
+                         returns, target.td_errors.reshape(-1), values.reshape(-1))
+        rollout_metrics = self.rollout_diagnostics(segment, target, values, learned)
 
         metrics: list[dict[str, float]] = []
         size = config.batch_size or len(learned)
@@ -159,7 +173,28 @@ class ActorCriticAgent:
             if config.target_kl and np.mean([m["approx_kl"] for m in epoch]) > 1.5 * config.target_kl:
                 break  # the policy moved far enough from the one that collected the rollout
         self.rollout.keep(first_kept)
-        return {name: float(np.mean([m[name] for m in metrics])) for name in metrics[0]}
+        return {**{name: float(np.mean([m[name] for m in metrics])) for name in metrics[0]}, **rollout_metrics}
+
+    def rollout_diagnostics(self, segment: Rollout, target: Targets, values: torch.Tensor,
+                            learned: np.ndarray) -> dict[str, float]:
+        """What the critic knows, over the rollout's learned steps (before this update):
+
+        explained_variance = 1 - Var(G - V) / Var(G) (1: V predicts the returns; 0: no better than their
+        mean); value_at_termination, the mean V(s) of steps that ended in a termination; and
+        td_error_at_truncation, the mean |delta| of steps cut by the time limit (each only when there is one).
+        """
+        flat = [tensor.reshape(-1)[learned] for tensor in (target.returns, values, target.td_errors,
+                                                             segment.terminated, segment.truncated)]
+        returns, values, td_errors, terminated, truncated = (tensor.numpy() for tensor in flat)
+        diagnostics = {}
+        returns_variance = returns.var()
+        if len(returns) > 1 and returns_variance > 0:
+            diagnostics["explained_variance"] = float(1.0 - (returns - values).var() / returns_variance)
+        if terminated.any():
+            diagnostics["value_at_termination"] = float(values[terminated > 0].mean())
+        if truncated.any():
+            diagnostics["td_error_at_truncation"] = float(np.abs(td_errors[truncated > 0]).mean())
+        return diagnostics
 
     def gradient_step(self, minibatch: Minibatch, logits: torch.Tensor, values: torch.Tensor,
                       env_step: int) -> dict[str, float]:
@@ -171,11 +206,15 @@ class ActorCriticAgent:
         """
         config = self.config
         advantages = minibatch.advantages
+        if self.bugs.advantage_with_grad:  # Bug lab: A = G - V(s) keeps V's graph, so the actor's loss trains the critic
+            advantages = minibatch.returns - values
         if config.normalize_advantage and len(advantages) > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std(correction=0) + 1e-8)
         all_log_probs = torch.log_softmax(logits, dim=1)  # (B, n_actions)
         # log pi(a|s) keeps its graph to the actor: this is the term the policy gradient flows through.
         log_probs = all_log_probs.gather(1, minibatch.actions.unsqueeze(1)).squeeze(1)
+        if self.bugs.detached_log_probs:  # Bug lab: the log-probs stored when acting, made without a graph
+            log_probs = minibatch.old_log_probs
         # Means over the minibatch, written as sums weighted 1/B: the arithmetic the presets trained with
         # before minibatches existed, so their runs stay the same to the last bit.
         weight = torch.ones(()) / len(advantages)
@@ -191,11 +230,11 @@ class ActorCriticAgent:
                        "approx_kl": ((ratio - 1) - log_ratio).mean().item()}
         else:
             actor_loss = -(weight * advantages * log_probs).sum()
-        if config.loss == "huber":
-            value_errors = F.smooth_l1_loss(values, minibatch.returns, reduction="none")
+        loss_function = F.smooth_l1_loss if config.loss == "huber" else F.mse_loss
+        if self.bugs.value_broadcast:  # Bug lab: V (B, 1) against G (B,) broadcasts to (B, B), then the mean
+            critic_loss = loss_function(values.unsqueeze(1), minibatch.returns)
         else:
-            value_errors = F.mse_loss(values, minibatch.returns, reduction="none")
-        critic_loss = (weight * value_errors).sum()
+            critic_loss = (weight * loss_function(values, minibatch.returns, reduction="none")).sum()
         # vf_coef weighs the critic against the actor where both losses shape one shared trunk;
         # separate networks have their own optimizers, and each loss reaches only its own network.
         value_weight = config.vf_coef if config.shared_network else 1.0
@@ -212,9 +251,12 @@ class ActorCriticAgent:
         with torch.no_grad():  # one conversion for all five: each .item() costs as much as a small op
             numbers = torch.stack((actor_loss, critic_loss, entropy, minibatch.td_errors.abs().mean(),
                                    minibatch.values.mean())).tolist()
+        # With separate networks each has its own norm: an actor cut off from its loss shows a 0 here.
+        own_norms = {} if config.shared_network else dict(zip(("actor_grad_norm", "critic_grad_norm"), grad_norms))
         return {
             **dict(zip(("actor_loss", "critic_loss", "entropy", "mean_abs_td_error", "value_mean"), numbers)),
             "grad_norm": float(np.sqrt(np.sum(np.square(grad_norms)))),
+            **own_norms,
             **ppo,
         }
 

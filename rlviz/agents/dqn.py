@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from rlviz.agents.optim import clip_grad_norm, set_learning_rate
+from rlviz.bugs import switches
 from rlviz.buffers import ReplayBatch, ReplayBuffer, Transition
 from rlviz.config import DQNConfig
 from rlviz.networks import NumpyForward, mlp
@@ -28,6 +29,7 @@ from rlviz.returns import td_targets
 class DQNAgent:
     def __init__(self, config: DQNConfig, obs_dim: int, n_actions: int, rng: np.random.Generator) -> None:
         self.config = config
+        self.bugs = switches(config)  # the Bug lab's switches: all off unless a run asks for a bug
         self.n_actions = n_actions
         self.rng = rng
         self.q_network = mlp(obs_dim, config.hidden_sizes, n_actions, config.activation)
@@ -65,6 +67,8 @@ class DQNAgent:
 
     # --- store, then learn and sync when due ----------------------------------------------------
     def observe(self, step: Transition, env_step: int) -> list[dict[str, float]]:
+        if self.bugs.truncation_as_termination:  # Bug lab: done = terminated or truncated, stored as terminated
+            step = step._replace(terminated=step.terminated | step.truncated)
         self.buffer.add(step)
         metrics = []
         # A vector step of n_envs envs may pass several due points: do them all, so the updates per

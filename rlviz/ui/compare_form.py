@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import streamlit as st
 
@@ -26,14 +26,13 @@ from rlviz.estimate import comparison_time_note
 from rlviz.plots import compare_figure
 from rlviz.feeds import feed
 from rlviz.runs import QueueFull, RunStatus, RunStoreError
-from rlviz.ui.config_form import field_widget
+from rlviz.ui.config_form import bugs_widget, field_widget
 from rlviz.ui.store import get_store, session_id
 
 POLL_SECONDS = 1.0
 SLOT_COLORS = ("blue", "orange", "green", "violet", "red")  # Streamlit's names for plots.COMPARE_COLORS
 SLOTS_KEY = "compare_slots"
 COMPARISON_KEY = "comparison"
-PENDING_KEY = "comparison_pending"  # configs (as dicts) of runs not yet submitted
 _NEXT_ID_KEY = "compare_next_slot_id"
 _PAGE_FIELDS = ("seed",)  # set once for the whole comparison, not per configuration
 _AXIS_BUTTONS = {"env_step": "env steps", "wall_seconds": "wall seconds"}
@@ -157,13 +156,16 @@ def _slot_form(slot: Slot) -> Config | None:
     start = slot.start_config(algo, env_id)
     info = ALGOS[algo]
     values: dict[str, Any] = {}
-    with st.expander("Hyperparameters", icon=":material/tune:"):
+    hyperparameters = st.expander("Hyperparameters", icon=":material/tune:")
+    with hyperparameters:
         for name in info.sliders:
             if name not in _PAGE_FIELDS:
                 values[name] = field_widget(info.config_class, name, getattr(start, name),
                                             key=f"cmp:{slot.id}:{algo}:{env_id}:{name}")
     try:
-        config = start.replace(**values)
+        config = start.replace(**values, bugs=())
+        with hyperparameters:
+            config = config.replace(bugs=bugs_widget(config, start.bugs, key=f"cmp:{slot.id}:{algo}:{env_id}:bugs"))
     except ConfigError as error:  # widgets keep values in range, but say so if one slips through
         st.error(str(error))
         return None
@@ -269,25 +271,31 @@ def seeds_form() -> list[int]:
 
 # --- starting and stopping ------------------------------------------------------------------------
 
-def start_comparison(labels: list[str], configs: list[Config], seeds: list[int]) -> Comparison:
+def _pending_key(key: str) -> str:
+    """Where the configs (as dicts) of the comparison's runs not yet submitted wait."""
+    return f"{key}_pending"
+
+
+def start_comparison(labels: list[str], configs: list[Config], seeds: list[int], key: str = COMPARISON_KEY) -> Comparison:
     """Submit every configuration with every seed to the run store; cached runs are back at once.
 
     A session may have only so many runs waiting in the queue (a class shares the workers): the
-    runs beyond that are submitted as earlier ones start (see ``top_up``).
+    runs beyond that are submitted as earlier ones start (see ``top_up``). ``key`` names the
+    comparison in the session (the Compare page has one, the Bug lab one per bug).
     """
     jobs = comparison_runs(configs, seeds)
     run_ids = tuple(tuple(config.replace(seed=seed).run_hash() for seed in seeds) for config in configs)
     comparison = Comparison(tuple(labels), tuple(config.env_id for config in configs), tuple(seeds), run_ids,
                             tuple(config.total_steps for config in configs), cached=0)
-    st.session_state[COMPARISON_KEY] = comparison
-    st.session_state[PENDING_KEY] = [config.to_dict() for config in jobs]
-    top_up(comparison)
-    return current_comparison()
+    st.session_state[key] = comparison
+    st.session_state[_pending_key(key)] = [config.to_dict() for config in jobs]
+    top_up(comparison, key)
+    return current_comparison(key)
 
 
-def top_up(comparison: Comparison) -> None:
+def top_up(comparison: Comparison, key: str = COMPARISON_KEY) -> None:
     """Submit the comparison's runs not yet submitted, until this session's queue is full."""
-    pending = st.session_state.get(PENDING_KEY) or []
+    pending = st.session_state.get(_pending_key(key)) or []
     store, sid = get_store(), session_id()
     cached = 0
     while pending:
@@ -300,31 +308,31 @@ def top_up(comparison: Comparison) -> None:
             break
         cached += submission.cached
         pending.pop(0)
-    st.session_state[PENDING_KEY] = pending
+    st.session_state[_pending_key(key)] = pending
     if cached:
-        st.session_state[COMPARISON_KEY] = dataclasses.replace(comparison, cached=comparison.cached + cached)
+        st.session_state[key] = dataclasses.replace(comparison, cached=comparison.cached + cached)
 
 
-def pending_runs() -> int:
+def pending_runs(key: str = COMPARISON_KEY) -> int:
     """How many of the comparison's runs wait to be submitted (this session's queue is full)."""
-    return len(st.session_state.get(PENDING_KEY) or [])
+    return len(st.session_state.get(_pending_key(key)) or [])
 
 
-def current_comparison() -> Comparison | None:
-    return st.session_state.get(COMPARISON_KEY)
+def current_comparison(key: str = COMPARISON_KEY) -> Comparison | None:
+    return st.session_state.get(key)
 
 
-def is_running(comparison: Comparison | None) -> bool:
+def is_running(comparison: Comparison | None, key: str = COMPARISON_KEY) -> bool:
     if comparison is None:
         return False
     store = get_store()
-    return pending_runs() > 0 or any(not store.status(run_id).done for ids in comparison.run_ids for run_id in ids)
+    return pending_runs(key) > 0 or any(not store.status(run_id).done for ids in comparison.run_ids for run_id in ids)
 
 
-def stop_comparison(comparison: Comparison) -> None:
+def stop_comparison(comparison: Comparison, key: str = COMPARISON_KEY) -> None:
     """This session stops watching every run of the comparison (runs others watch keep training)."""
     store, sid = get_store(), session_id()
-    st.session_state[PENDING_KEY] = []
+    st.session_state[_pending_key(key)] = []
     for ids in comparison.run_ids:
         for run_id in ids:
             store.stop(run_id, sid)
@@ -353,20 +361,29 @@ def display_controls() -> Display:
     return Display(band or "ci", int(window), axis or "env_step", bool(show_seeds))
 
 
-def comparison_view(comparison: Comparison, display: Display) -> None:
-    """The figure, the table and the downloads; redraws every second while runs train."""
-    if is_running(comparison):
-        _live_view(comparison, display)
+def comparison_view(comparison: Comparison, display: Display, key: str = COMPARISON_KEY,
+                    extra: Callable[[Comparison, bool], None] | None = None) -> None:
+    """The figure, the table and the downloads; redraws every second while runs train.
+
+    ``extra(comparison, live)`` draws more below the table, live too (the Bug lab's diagnostic).
+    """
+    if is_running(comparison, key):
+        _live_view(comparison, display, key, extra)
     else:
-        _results(comparison, display, live=False)
+        _results(comparison, display, live=False, key=key)
+        if extra is not None:
+            extra(comparison, False)
 
 
 @st.fragment(run_every=POLL_SECONDS)
-def _live_view(comparison: Comparison, display: Display) -> None:
-    top_up(comparison)
-    if not is_running(comparison):
+def _live_view(comparison: Comparison, display: Display, key: str,
+               extra: Callable[[Comparison, bool], None] | None) -> None:
+    top_up(comparison, key)
+    if not is_running(comparison, key):
         st.rerun()  # the whole page redraws once as the final view, which does not poll
-    _results(comparison, display, live=True)
+    _results(comparison, display, live=True, key=key)
+    if extra is not None:
+        extra(comparison, True)
 
 
 def _curves(comparison: Comparison) -> list[list[EpisodeCurve]]:
@@ -375,8 +392,8 @@ def _curves(comparison: Comparison) -> list[list[EpisodeCurve]]:
     return [[feed_curve(feed(store.run_dir(run_id))) for run_id in ids] for ids in comparison.run_ids]
 
 
-def _progress(statuses: list[RunStatus], cached: int) -> None:
-    pending = pending_runs()
+def _progress(statuses: list[RunStatus], cached: int, key: str) -> None:
+    pending = pending_runs(key)
     statuses = statuses[: len(statuses) - pending]  # the pending runs are the last in start order
     states = [status.state for status in statuses]
     done = sum(status.done for status in statuses)
@@ -400,11 +417,11 @@ def _progress(statuses: list[RunStatus], cached: int) -> None:
         st.info("Some runs were stopped: their curves end early, and the table counts only runs that finished.")
 
 
-def _results(comparison: Comparison, display: Display, live: bool) -> None:
+def _results(comparison: Comparison, display: Display, live: bool, key: str = COMPARISON_KEY) -> None:
     store = get_store()
     # In start order (seed by seed across configurations), so the runs still pending come last.
     statuses = [store.status(ids[seed]) for seed in range(len(comparison.seeds)) for ids in comparison.run_ids]
-    _progress(statuses, comparison.cached)
+    _progress(statuses, comparison.cached, key)
     curves = _curves(comparison)
     labels = list(comparison.labels)
     aggregated = aggregate_curves(labels, curves, display.axis, display.window, display.band)

@@ -14,6 +14,7 @@ from typing import Any
 
 import streamlit as st
 
+from rlviz.bugs import BUGS, bugs_for, why_not
 from rlviz.config import (ALGOS, QUERY_KEYS_OF_OTHERS, Config, changed_fields, config_from_query, config_to_query,
                           describe_range, field_spec, format_value, make_config)
 
@@ -69,6 +70,27 @@ def field_widget(config_class: type, name: str, current: Any, key: str, persist_
                      format="%g", **common)
 
 
+def bugs_widget(config: Config, current: tuple[str, ...], key: str, persist_state: str | None = None) -> tuple[str, ...]:
+    """The Bug lab's switches for any run: the bugs that ``config``'s other settings can run, none by default."""
+    options, unavailable = [], []
+    for name in bugs_for(config.algo):
+        problem = why_not(name, config)
+        (unavailable if problem else options).append(problem or name)
+    if key in st.session_state:  # a bug chosen before a slider change made it impossible is dropped
+        st.session_state[key] = [name for name in st.session_state[key] if name in options]
+    chosen = st.multiselect(
+        ":material/bug_report: Bugs (on purpose)", options, default=[name for name in current if name in options],
+        format_func=lambda name: f"{BUGS[name].title} ({name})", key=key, persist_state=persist_state,
+        placeholder="None: the correct code",
+        help="Switch a classic bug on in the real code, at the line where tutorials get it wrong. The Bug lab page "
+             "shows each line and what it does.  \n`bugs`, none or several.")
+    if chosen:
+        st.caption(":red[:material/warning: This configuration trains with a bug switched on, on purpose.]")
+    if unavailable:
+        st.caption("Not with these settings: " + "; ".join(problem.removeprefix("bug ") for problem in unavailable) + ".")
+    return tuple(chosen)
+
+
 def widget_key(algo: str, env_id: str, name: str) -> str:
     """The session-state key of one hyperparameter widget of the Train page's form."""
     return f"hp:{algo}:{env_id}:{name}"
@@ -88,7 +110,9 @@ def config_form(algo: str, env_id: str, columns: int = 3) -> Config:
         with slots[index % columns]:
             values[name] = field_widget(info.config_class, name, getattr(preset, name),
                                         key=widget_key(algo, env_id, name), persist_state="session")
-    return preset.replace(**values)
+    config = preset.replace(**values)
+    bugs = bugs_widget(config, preset.bugs, key=widget_key(algo, env_id, "bugs"), persist_state="session")
+    return config.replace(bugs=bugs)
 
 
 def reset_form(algo: str, env_id: str) -> None:
@@ -131,9 +155,10 @@ def _fill_form(config: Config, whose: str) -> list[str]:
     """Set the form's widget values to ``config``; returns a line per changed field the form has no widget for."""
     st.session_state[ALGO_KEY] = config.algo
     st.session_state[ENV_KEY] = config.env_id
-    sliders = ALGOS[config.algo].sliders
+    sliders = (*ALGOS[config.algo].sliders, "bugs")  # every field the form has a widget for
     for name in sliders:
-        st.session_state[widget_key(config.algo, config.env_id, name)] = getattr(config, name)
+        value = getattr(config, name)
+        st.session_state[widget_key(config.algo, config.env_id, name)] = list(value) if name == "bugs" else value
     preset = make_config(config.algo, config.env_id)
     return [f"{whose} {name}={format_value(name, value)} cannot be set on this page; "
             f"using the preset's {format_value(name, getattr(preset, name))}."

@@ -28,6 +28,7 @@ LIVE_MAX_POINTS = 500
 FIRST_POINTS_WAIT_SECONDS = 0.5
 DQN_METRICS = ("td_loss", "mean_abs_td_error", "q_mean", "epsilon", "grad_norm")
 AC_METRICS = ("actor_loss", "critic_loss", "entropy", "mean_abs_td_error", "value_mean", "grad_norm",
+              "explained_variance", "actor_grad_norm",  # the actor's own norm only with separate networks
               "clip_fraction", "approx_kl")  # the last two only where a clipped ratio is used (PPO)
 STATE_NAMES = {"queued": "Queued", "running": "Training", "finished": "Finished", "stopped": "Stopped",
                "failed": "Failed", "diverged": "Diverged", "interrupted": "Interrupted", "damaged": "Damaged",
