@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rlviz.__main__ import parse_settings  # noqa: E402
 from rlviz.bugs import BUG_NAMES, BUGS, lab_pair  # noqa: E402
+from rlviz.config import ALGOS, make_config  # noqa: E402
 
 
 def run(config_data: dict, diagnostic: str) -> dict:
@@ -30,13 +31,15 @@ def run(config_data: dict, diagnostic: str) -> dict:
 
     config = config_from_dict(config_data)
     start = time.perf_counter()
-    values = []
+    values, metrics = [], {}
     for event in train(config):
-        if isinstance(event, Updated) and diagnostic in event.metrics:
-            values.append(event.metrics[diagnostic])
+        if isinstance(event, Updated):
+            metrics = event.metrics
+            if diagnostic in metrics:
+                values.append(metrics[diagnostic])
         if isinstance(event, Finished):
             tail = values[len(values) * 4 // 5:]
-            return dict(bugs=config.bugs, seed=config.seed, final=event.final_mean_return, eval=event.eval_mean_return,
+            return dict(bugs=config.bugs, value_mean=metrics.get("value_mean"), diverged=event.diverged, seed=config.seed, final=event.final_mean_return, eval=event.eval_mean_return,
                         diagnostic=statistics.mean(tail) if tail else None, wall=time.perf_counter() - start,
                         steps=event.env_steps)
     raise RuntimeError("train() ended without Finished")
@@ -48,12 +51,15 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="change one setting of both variants")
+    parser.add_argument("--algo", choices=list(ALGOS), help="another algorithm's preset, with the lab's budget (to try setups)")
     args = parser.parse_args()
 
     rows = []
     for name in args.bugs:
         bug = BUGS[name]
         correct, buggy = lab_pair(name)
+        if args.algo:
+            correct = make_config(args.algo, correct.env_id, total_steps=correct.total_steps, stop_when_solved=False)
         correct = correct.replace(**parse_settings(correct.algo, args.set))
         buggy = correct.replace(bugs=(name,))
         start = time.perf_counter()
@@ -64,8 +70,9 @@ def main() -> None:
             for future in as_completed(futures):
                 r = future.result()
                 results.append(r)
-                print(f"{name:26s} {'bug' if r['bugs'] else 'correct':7s} seed {r['seed']}: final {r['final']:.1f}, "
-                      f"eval {r['eval']:.1f}, {bug.diagnostic.metric} {r['diagnostic']}, {r['wall']:.1f} s", flush=True)
+                print(f"{name:26s} {'bug' if r['bugs'] else 'correct':7s} seed {r['seed']}: final {r['final']}, "
+                      f"eval {r['eval']}, diverged {r['diverged']}, {bug.diagnostic.metric} {r['diagnostic']}, last value_mean {r['value_mean']}, "
+                      f"{r['wall']:.1f} s", flush=True)
         pair_seconds = time.perf_counter() - start
         for variant, has_bug in (("correct", False), ("bug", True)):
             runs = sorted((r for r in results if bool(r["bugs"]) == has_bug), key=lambda r: r["seed"])
@@ -76,7 +83,9 @@ def main() -> None:
                     return "-"
                 return f"{format(statistics.mean(values), fmt)} ({', '.join(format(v, fmt) for v in values)})"
 
-            rows.append(f"| {name} | {correct.algo}, {correct.total_steps:,} steps | {variant} | {summary('final', '.0f')} | "
+            diverged = sum(r["diverged"] is not None for r in runs)
+            rows.append(f"| {name} | {correct.algo}, {correct.total_steps:,} steps | {variant}"
+                        f"{f' ({diverged} diverged)' if diverged else ''} | {summary('final', '.0f')} | "
                         f"{summary('eval', '.0f')} | {bug.diagnostic.metric} {summary('diagnostic', '.3g')} | "
                         f"{pair_seconds:.0f} |")
     print(f"\n### Bug lab pairs, seeds {' '.join(map(str, args.seeds))}, {args.workers} runs at a time\n")

@@ -28,6 +28,12 @@ with left:
         "train again. A configuration you already trained comes back at once from the cache."
     )
     st.page_link("pages/train.py", label="Go to Train", icon=":material/play_circle:")
+    st.markdown(
+        "4. Then break it on purpose in the **Bug lab**: switch on a bug that tutorials really make (a time "
+        "limit treated as a terminal state, a value of shape (B, 1) against targets of shape (B,), ...), "
+        "predict what it will do, and train the correct and the buggy code side by side."
+    )
+    st.page_link("pages/bug_lab.py", label="Go to the Bug lab", icon=":material/bug_report:")
 
     st.subheader("How to read a learning curve")
     st.markdown(

@@ -186,7 +186,8 @@ BUGS: dict[str, Bug] = {bug.name: bug for bug in (
         what="A value head returns (B, 1). Subtracted from targets of shape (B,), it broadcasts silently to a "
              "(B, B) matrix: every V(s_i) is pulled towards every target G_j, that is towards their mean. The "
              "critic learns one number for every state, and the advantage carries no information about s.",
-        seen_in="Spinning Up's silent bug; PyTorch only warns about it once, in the worker's log.",
+        seen_in="Spinning Up's VPG once had it: ((v - ret)**2).mean() with v of shape (B, 1). Written by hand like "
+                "that, nothing warns (PyTorch's own losses warn about the size mismatch; rlviz keeps the bug silent).",
         right=CodeLine(_AC, "critic_loss = (weight * loss_function(values, minibatch.returns, reduction=\"none\")).sum()"),
         wrong=CodeLine(_AC, "critic_loss = loss_function(values.unsqueeze(1), minibatch.returns)"),
         lab=LabSetup("td-ac", "CartPole-v1", dict(total_steps=150_000, stop_when_solved=False)),

@@ -142,6 +142,9 @@ def divergence_message(config: Config, env_step: int, metrics: dict[str, float])
     if became_nan:
         what.append(f"{_and_list(became_nan)} became NaN")
 
+    if config.bugs:  # switched on to see this kind of damage: the learning rate is not the first suspect
+        return (f"Diverged at step {env_step:,}: {_and_list(what)}. This run trains with the bug "
+                f"{_and_list(list(config.bugs))} switched on, on purpose: the Bug lab page shows what it does.")
     preset_learning_rate = make_config(config.algo, config.env_id).learning_rate
     if preset_learning_rate < config.learning_rate:
         remedies = [f"try the preset's {_compact(preset_learning_rate)} or lower"]
