@@ -269,7 +269,7 @@ def _band_outline(x: pd.Series, low: pd.Series, high: pd.Series) -> tuple[list, 
 def compare_figure(aggregated: pd.DataFrame, labels: Sequence[str], thresholds: dict[str, float],
                    x_title: str = "environment steps", band_name: str = "95% bootstrap CI",
                    seeds: pd.DataFrame | None = None, x_range: tuple[float, float] | None = None,
-                   y_title: str = "episode return, mean over seeds", height: int = 460) -> go.Figure:
+                   y_title: str = "episode return, mean over seeds", height: int = 460, y_log: bool = False) -> go.Figure:
     """Per configuration the mean curve over seeds with its band, on a common x grid.
 
     ``aggregated`` has columns configuration, x, mean, low, high, seeds (as
@@ -311,6 +311,8 @@ def compare_figure(aggregated: pd.DataFrame, labels: Sequence[str], thresholds: 
     )
     if x_range is not None:
         figure.update_xaxes(range=list(x_range))
+    if y_log:
+        figure.update_yaxes(type="log")
     if aggregated.empty:  # nothing to autoscale to yet: show the frame the curves will fill
         top = max(thresholds.values(), default=1.0)
         figure.update_yaxes(range=[min(0.0, top), abs(top) * 1.1])

@@ -229,3 +229,12 @@ def test_value_broadcast_leaves_the_critic_explaining_nothing():
         explained[bugs] = np.mean(values[-len(values) // 4:])
     assert explained[()] > 0.5
     assert abs(explained[("value_broadcast",)]) < 0.1
+
+
+def test_a_diverged_bug_run_names_its_bug_not_the_learning_rate():
+    from rlviz.trainer import divergence_message
+
+    message = divergence_message(make_config("td-ac", bugs=("advantage_with_grad",)), 1_000, {"value_mean": 1e9})
+    assert "Diverged at step 1,000" in message and "advantage_with_grad" in message
+    assert "learning rate" not in message
+    assert "learning rate" in divergence_message(make_config("td-ac"), 1_000, {"value_mean": 1e9})

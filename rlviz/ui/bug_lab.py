@@ -104,10 +104,17 @@ def run_controls(bug: Bug, seeds: list[int], prediction: str | None) -> Comparis
 
 
 def results(bug: Bug, comparison: Comparison, prediction: str | None) -> None:
-    """The mean curves and table of the pair, then the diagnostic, live while the runs train."""
-    comparison_view(comparison, DISPLAY, key=comparison_key(bug), extra=lambda c, live: _diagnostic(bug, c))
-    if is_running(comparison, comparison_key(bug)):
-        return
+    """The mean curves and table of the pair, the verdict once every run is done, then the diagnostic
+    (live too, while the runs train)."""
+    def below_the_table(comparison: Comparison, live: bool) -> None:
+        if not live:
+            _verdict(bug, prediction)
+        _diagnostic(bug, comparison)
+
+    comparison_view(comparison, DISPLAY, key=comparison_key(bug), extra=below_the_table)
+
+
+def _verdict(bug: Bug, prediction: str | None) -> None:
     verdict = f"In this lab, measured over 3 seeds: **{bug.outcome}**. {bug.outcome_note}"
     if prediction is None:
         st.info(verdict, icon=":material/science:")
@@ -129,7 +136,7 @@ def _diagnostic(bug: Bug, comparison: Comparison) -> None:
     aggregated = aggregate_curves(list(comparison.labels), curves, "env_step", window=1, band=DISPLAY.band)
     figure = compare_figure(aggregated, list(comparison.labels), {}, "environment steps",
                             y_title=f"{metric_label(diagnostic.metric, scale)}, mean over seeds",
-                            x_range=(0, max(comparison.total_steps)), height=340)
+                            x_range=(0, max(comparison.total_steps)), height=340, y_log=diagnostic.log_scale)
     st.plotly_chart(figure, width="stretch", key=f"bug:diagnostic:{bug.name}")
     st.markdown(diagnostic.read)
 
