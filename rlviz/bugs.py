@@ -95,8 +95,8 @@ BUGS: dict[str, Bug] = {bug.name: bug for bug in (
         outcome="never learns",
         outcome_note="Over seeds 0-2: the buggy actor's gradient norm was exactly 0 at every update and its last-100 mean stayed at 22 (a random policy's), against 310 for the correct code, still climbing at 60k steps.",
         diagnostic=Diagnostic("actor_grad_norm", "The actor's gradient norm",
-                              "Correct: a few tenths to a few units, every update. Buggy: exactly 0 from the first "
-                              "update to the last (the preset has no entropy bonus, the only other path)."),
+                              "Correct: small but never zero (0.01 to 0.1 here: the preset scales rewards by 0.01). "
+                              "Buggy: exactly 0 from the first update to the last (the preset has no entropy bonus, the only other path)."),
         spot="Print the gradient norm of the actor's parameters after backward(): exactly 0 (or None) means the "
              "loss never reached them. Any tensor you stored from the acting step (probabilities, log-probs, "
              "values) was made without a graph; recompute it from the network inside the update.",
