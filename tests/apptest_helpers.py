@@ -1,5 +1,6 @@
 """Opening the app in Streamlit's AppTest, for the page tests."""
 
+import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -14,3 +15,19 @@ def open_page(page: str) -> AppTest:
     app.switch_page(page).run()
     assert not app.exception, app.exception
     return app
+
+
+def run_until_progress(app: AppTest, done_text: str, seconds: float, what: str) -> None:
+    """Rerun ``app`` about every second (as its live fragment would) until its progress bar's text
+    starts with ``done_text``, then once more for the final, non-polling view. Waits on what the page
+    shows, for at most ``seconds`` (generous: a loaded 2-core machine trains slowly)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        app.run()
+        assert not app.exception, app.exception
+        progress = app.get("progress")[0].proto.text
+        if progress.startswith(done_text):
+            break
+        assert time.monotonic() < deadline, f"{what} did not finish in time: {progress}"
+        time.sleep(1.0)
+    app.run()

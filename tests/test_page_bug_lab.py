@@ -3,9 +3,8 @@ tiny pair to the end with both curves, the diagnostic and the verdict."""
 
 import dataclasses
 import json
-import time
 
-from apptest_helpers import open_page
+from apptest_helpers import open_page, run_until_progress
 from rlviz.bugs import BUGS, LabSetup
 
 PAGE = "pages/bug_lab.py"
@@ -41,16 +40,7 @@ def test_a_tiny_pair_runs_to_the_end_with_both_curves_the_diagnostic_and_the_ver
     button(app, "Run the pair").click().run()
     assert not app.exception, app.exception
 
-    deadline = time.monotonic() + 240
-    while True:
-        app.run()
-        assert not app.exception, app.exception
-        progress = app.get("progress")[0].proto.text
-        if progress.startswith("2 of 2 runs done"):
-            break
-        assert time.monotonic() < deadline, f"the pair did not finish in time: {progress}"
-        time.sleep(1.0)
-    app.run()  # the final, non-polling view
+    run_until_progress(app, "2 of 2 runs done", 300, "the pair")
 
     assert not app.error, [e.value for e in app.error]
     curves, diagnostic = (json.loads(chart.proto.spec) for chart in app.get("plotly_chart"))

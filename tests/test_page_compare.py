@@ -2,21 +2,16 @@
 
 import json
 import time
-from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from apptest_helpers import open_page, run_until_progress
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
 PAGE = "pages/compare.py"
 
 
 def open_compare() -> AppTest:
-    app = AppTest.from_file(str(APP), default_timeout=60)
-    app.run()
-    app.switch_page(PAGE).run()
-    assert not app.exception, app.exception
-    return app
+    return open_page(PAGE)
 
 
 def button(app: AppTest, label: str):
@@ -71,16 +66,7 @@ def test_a_tiny_comparison_runs_to_the_end_with_both_curves_and_the_table(runs_d
     assert not app.exception, app.exception
     assert "of 4 runs done" in app.get("progress")[0].proto.text
 
-    deadline = time.monotonic() + 180
-    while True:
-        app.run()
-        assert not app.exception, app.exception
-        progress = app.get("progress")[0].proto.text
-        if progress.startswith("4 of 4 runs done"):
-            break
-        assert time.monotonic() < deadline, f"the comparison did not finish in time: {progress}"
-        time.sleep(1.0)
-    app.run()  # the final, non-polling view
+    run_until_progress(app, "4 of 4 runs done", 180, "the comparison")
 
     assert not app.error, [e.value for e in app.error]
     spec = json.loads(app.get("plotly_chart")[0].proto.spec)
