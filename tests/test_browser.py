@@ -247,3 +247,27 @@ def test_a_reload_keeps_the_run_and_its_stop(app_url, browser):
     expect(page.get_by_text(re.compile(r"Stopped at step [\d,]+ of 100,000"))).to_be_visible(timeout=RUN_MS)
     expect(_finished_marker(page)).to_have_count(0)
     _no_exception(page)
+
+
+def test_bug_lab_asks_for_a_prediction_then_shows_the_pair_and_the_verdict(app_url, browser):
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    page.goto(app_url + "/bug_lab?bug=advantage_with_grad", timeout=WAIT_MS)
+    expect(page.get_by_text("If A keeps its graph, the actor's loss also trains the critic")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("advantages = minibatch.returns - values")).to_be_visible()  # the buggy line
+    expect(page.get_by_text("advantages = minibatch.advantages")).to_be_visible()  # the correct one
+    run = _button(page, "Run the pair")
+    expect(run).to_be_disabled()  # a prediction comes first
+    seeds = page.get_by_label("Seeds", exact=True).and_(page.get_by_test_id("stNumberInputField"))
+    seeds.fill("1")
+    seeds.press("Enter")
+    expect(page.get_by_text("on seeds 0.")).to_be_visible(timeout=WAIT_MS)
+    page.get_by_text("never learns", exact=True).click()
+    expect(run).to_be_enabled(timeout=WAIT_MS)
+    run.click()
+    expect(page.get_by_text("You predicted")).to_be_visible(timeout=RUN_MS)
+    expect(page.get_by_text("right.", exact=False).first).to_be_visible()
+    expect(page.get_by_text("2 of 2 runs done")).to_be_visible()
+    expect(page.locator(".stPlotlyChart")).to_have_count(2)  # the pair's curves and the diagnostic
+    _no_exception(page)
