@@ -30,8 +30,9 @@ except ImportError:  # not on a POSIX system: no writer lock
 
 EPISODE_COLUMNS = ("env_step", "episode", "return", "length", "terminated", "truncated", "wall_seconds")
 # What a run writes; an earlier run's copies are removed before a new run writes into the directory.
+CHECKPOINT_DIR = "checkpoints"  # the weights through training (rlviz.trainer.CHECKPOINTS), one file each
 RUN_FILES = ("config.json", "events.jsonl", "episodes.csv", "summary.json", "model.pt", "status.json",
-             "status.json.tmp", "videos")
+             "status.json.tmp", "videos", CHECKPOINT_DIR)
 LOCK_FILE = ".lock"
 
 
@@ -91,6 +92,22 @@ def looks_like_run_dir(path: Path) -> bool:
     return (path / "config.json").exists() or (path / "events.jsonl").exists()
 
 
+def checkpoint_name(env_step: int) -> str:
+    """The file of the weights at ``env_step`` in a run's CHECKPOINT_DIR: step_00012345.pt."""
+    return f"step_{env_step:08d}.pt"
+
+
+def checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """A run's weight checkpoints, (env step, file) in step order; load one with torch.load(weights_only=True)."""
+    found = []
+    for path in (run_dir / CHECKPOINT_DIR).glob("step_*.pt"):
+        try:
+            found.append((int(path.stem.removeprefix("step_")), path))
+        except ValueError:
+            continue  # not one of ours
+    return sorted(found)
+
+
 class RunWriter:
     """Consumes the events of ``train(config)`` and writes them into ``run_dir``, as its one writer."""
 
@@ -105,7 +122,7 @@ class RunWriter:
         except OSError as error:
             raise RunDirError(f"cannot write the run directory {run_dir}: {error.strerror or error}") from None
         try:
-            for name in ("events.jsonl", "episodes.csv", "summary.json", "model.pt", "videos"):
+            for name in ("events.jsonl", "episodes.csv", "summary.json", "model.pt", "videos", CHECKPOINT_DIR):
                 path = run_dir / name  # a previous run's results must not mix with this one's
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
             (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
@@ -124,6 +141,12 @@ class RunWriter:
         if event.kind == "episode":
             self._episodes.writerow((event.env_step, event.episode, event.episode_return, event.length,
                                      int(event.terminated), int(event.truncated), round(event.wall_seconds, 3)))
+        if event.kind == "checkpoint":
+            import torch
+
+            folder = self.run_dir / CHECKPOINT_DIR
+            folder.mkdir(exist_ok=True)
+            torch.save(event.state_dict, folder / checkpoint_name(event.env_step))
         if event.kind == "finished":
             import torch
 

@@ -585,7 +585,7 @@ def read_json_list(path: Path) -> list[Any]:
 
 
 def bundle_zip(run_dir: Path) -> bytes:
-    """The run as one zip: config, summary, episodes, events, weights and videos."""
+    """The run as one zip: config, summary, episodes, events, weights (final and checkpoints) and videos."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(run_dir.rglob("*")):

@@ -26,6 +26,9 @@ from rlviz.envs import SOLVE_WINDOW, env_info, make_env, make_vector_env
 from rlviz.video import record_episode
 
 VIDEO_FRACTIONS = (0.0, 0.25, 0.5, 1.0)  # of total_steps; the last is recorded after training
+# Weight checkpoints at k / CHECKPOINTS of total_steps (k = 0 .. CHECKPOINTS - 1) and at the end: about 20
+# points to scrub through, each a copy of the networks' state (kilobytes for 64-64, ~0.5 MB for 256-256).
+CHECKPOINTS = 20
 
 # A run has diverged when its mean value estimate (in the env's reward units) passes this many times
 # the largest |return| the env can pay. A critic that is learning may overshoot the bound early on,
@@ -84,6 +87,15 @@ class VideoRecorded:
 
 
 @dataclass(frozen=True)
+class CheckpointTaken:
+    """The agent's weights at ``env_step``: CHECKPOINTS of them through a run, and the last ones."""
+
+    kind: ClassVar[str] = "checkpoint"
+    env_step: int
+    state_dict: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class Finished:
     kind: ClassVar[str] = "finished"
     env_steps: int
@@ -98,7 +110,7 @@ class Finished:
     diverged: str | None = None  # why the run was ended as diverged (see ``divergence_message``)
 
 
-Event = Union[EpisodeEnded, Updated, VideoRecorded, Finished]
+Event = Union[EpisodeEnded, Updated, CheckpointTaken, VideoRecorded, Finished]
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
@@ -221,8 +233,13 @@ def train(
     next_metrics_step = interval
     video_steps = [round(fraction * config.total_steps) for fraction in VIDEO_FRACTIONS[:-1]]
     snapshots: list[tuple[int, dict[str, Any]]] = []  # (env step, weights) at each video checkpoint
+    checkpoint_steps = [round(k * config.total_steps / CHECKPOINTS) for k in range(CHECKPOINTS)]
 
     while env_step < config.total_steps:
+        if checkpoint_steps and env_step >= checkpoint_steps[0]:
+            while checkpoint_steps and env_step >= checkpoint_steps[0]:  # a vector step may pass several
+                checkpoint_steps.pop(0)
+            yield CheckpointTaken(env_step, copy.deepcopy(agent.state_dict()))
         if video_dir is not None and video_steps and env_step >= video_steps[0]:
             video_steps.pop(0)
             snapshots.append((env_step, copy.deepcopy(agent.state_dict())))
@@ -277,6 +294,7 @@ def train(
                 break
     envs.close()
     train_seconds = time.perf_counter() - start
+    yield CheckpointTaken(env_step, copy.deepcopy(agent.state_dict()))  # the final weights (a diverged run's too)
 
     if video_dir is not None:
         for snapshot_step, weights in snapshots:

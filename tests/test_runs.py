@@ -63,7 +63,7 @@ def test_queue_cache_restart_and_stop(store, tmp_path):
     finished = wait_for(store, small.run_id, {"finished"})
     assert finished.env_steps >= 1_000 and finished.episodes > 0
     kinds = {event["kind"] for event in read_events(store.run_dir(small.run_id))[0]}
-    assert kinds == {"episode", "update", "video", "finished"}
+    assert kinds == {"episode", "update", "checkpoint", "video", "finished"}
 
     started = time.monotonic()
     assert store.submit(tiny(), "bob").cached, "a finished run comes back from the cache, for anyone"
