@@ -196,7 +196,8 @@ def train(
     why and no greedy evaluation. With ``video_dir``, a greedy episode is recorded there for each of
     VIDEO_FRACTIONS of training reached: the weights are copied at each checkpoint and the videos
     encoded after training, so recording never holds up the live curve. The last video shows the
-    final weights, a diverged run's too: what its broken policy does is worth seeing.
+    final weights, a diverged run's too: what its broken policy does is worth seeing. A
+    ``CheckpointTaken`` comes at each k / CHECKPOINTS of total_steps and with the final weights.
     """
     # Small networks run fastest on one thread, and one thread keeps results independent of the core count.
     # Acting runs in numpy, so its BLAS gets the same limit: on busy cores (parallel runs, a shared host)
