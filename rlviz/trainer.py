@@ -233,17 +233,19 @@ def train(
     interval = metrics_interval(config.total_steps)
     next_metrics_step = interval
     video_steps = [round(fraction * config.total_steps) for fraction in VIDEO_FRACTIONS[:-1]]
-    snapshots: list[tuple[int, dict[str, Any]]] = []  # (env step, weights) at each video checkpoint
+    snapshots: list[tuple[int, dict[str, Any]]] = []  # (env step, weights) at each video's checkpoint
     checkpoint_steps = [round(k * config.total_steps / CHECKPOINTS) for k in range(CHECKPOINTS)]
 
     while env_step < config.total_steps:
         if checkpoint_steps and env_step >= checkpoint_steps[0]:
             while checkpoint_steps and env_step >= checkpoint_steps[0]:  # a vector step may pass several
                 checkpoint_steps.pop(0)
-            yield CheckpointTaken(env_step, copy.deepcopy(agent.state_dict()))
-        if video_dir is not None and video_steps and env_step >= video_steps[0]:
-            video_steps.pop(0)
-            snapshots.append((env_step, copy.deepcopy(agent.state_dict())))
+            weights = copy.deepcopy(agent.state_dict())
+            yield CheckpointTaken(env_step, weights)
+            # The videos' fractions (0, 1/4, 1/2) are checkpoints too: their weights are these.
+            if video_dir is not None and video_steps and env_step >= video_steps[0]:
+                video_steps.pop(0)
+                snapshots.append((env_step, weights))
 
         # act, step
         if not autoreset.all():  # when every env is on its reset step the actions are ignored: reuse the last ones

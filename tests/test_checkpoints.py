@@ -38,3 +38,11 @@ def test_the_command_line_writes_checkpoints_too(tmp_path):
     assert len(saved) == CHECKPOINTS + 1 and saved[0][0] == 0
     state = torch.load(saved[-1][1], weights_only=True)
     assert set(state) == {"q_network"}
+
+
+def test_the_videos_show_the_weights_of_checkpoints(tmp_path):
+    config = make_config("a2c", total_steps=4_000, n_envs=4, stop_when_solved=False, eval_episodes=0)
+    events = list(train(config, video_dir=tmp_path))
+    checkpoint_steps = {event.env_step for event in events if event.kind == "checkpoint"}
+    video_steps = [event.env_step for event in events if event.kind == "video"]
+    assert len(video_steps) == 4 and set(video_steps) <= checkpoint_steps
