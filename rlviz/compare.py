@@ -30,6 +30,7 @@ import pandas as pd
 
 from rlviz.config import ALGOS, Config, make_config
 from rlviz.feeds import RunFeed
+from rlviz.plots import in_env_units
 from rlviz.rundir import read_events
 
 MIN_CONFIGS = 2
@@ -76,12 +77,14 @@ class EpisodeCurve:
         return cls(np.zeros(0), np.zeros(0), np.zeros(0))
 
 
-def metric_curve(updates: Sequence[Mapping[str, float]], metric: str, scale: float = 1.0) -> EpisodeCurve:
-    """One run's ``metric`` over env steps, from the updates that report it (rlviz.feeds' update table),
-    divided by ``scale``: a curve whose "returns" are that metric, for the same means and bands."""
+def metric_curve(updates: Sequence[Mapping[str, float]], metric: str, reward_scale: float = 1.0) -> EpisodeCurve:
+    """One run's ``metric`` over env steps, from the updates that report it (rlviz.feeds' update table), as
+    the diagnostics show it (rlviz.plots.in_env_units): a curve whose "returns" are that metric, for the
+    same means and bands."""
     rows = [row for row in updates if metric in row]
     env_step = np.array([row["env_step"] for row in rows], dtype=float)
-    return EpisodeCurve(env_step, np.full(len(rows), np.nan), np.array([row[metric] for row in rows], dtype=float) / scale)
+    values = in_env_units(metric, np.array([row[metric] for row in rows], dtype=float), reward_scale)
+    return EpisodeCurve(env_step, np.full(len(rows), np.nan), values)
 
 
 def feed_curve(run_feed: RunFeed) -> EpisodeCurve:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from rlviz.config import ALGOS, Config, make_config
+from rlviz.config import ALGOS, Config, changed_fields
 
 # Env steps per second of each preset alone on a core of the project's 2-core VM on 2026-11-29 (a slow day:
 # dqn, whose code did not change, ran at half its 2026-11-22 speed), for a server that has not finished a
@@ -221,10 +221,7 @@ def _preset_solve(config: Config) -> tuple[int, int] | None:
     measured = MEASURED_SOLVE_STEPS.get((config.algo, config.env_id))
     if measured is None:
         return None
-    preset = make_config(config.algo, config.env_id)
-    differs = [name for name, value in config.to_dict().items()
-               if name not in NOT_LEARNING_SETTINGS and value != getattr(preset, name)]
-    return None if differs else measured
+    return None if set(changed_fields(config)) - set(NOT_LEARNING_SETTINGS) else measured
 
 
 def typical_steps_per_second(earlier: Iterable[EarlierRun], algo: str, env_id: str) -> float:

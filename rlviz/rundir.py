@@ -31,8 +31,9 @@ except ImportError:  # not on a POSIX system: no writer lock
 EPISODE_COLUMNS = ("env_step", "episode", "return", "length", "terminated", "truncated", "wall_seconds")
 # What a run writes; an earlier run's copies are removed before a new run writes into the directory.
 CHECKPOINT_DIR = "checkpoints"  # the weights through training (rlviz.trainer.CHECKPOINTS), one file each
-RUN_FILES = ("config.json", "events.jsonl", "episodes.csv", "summary.json", "model.pt", "status.json",
-             "status.json.tmp", "videos", CHECKPOINT_DIR)
+# What training writes (RunWriter clears them first), and with the settings and the store's status, all of a run.
+RESULT_FILES = ("events.jsonl", "episodes.csv", "summary.json", "model.pt", "videos", CHECKPOINT_DIR)
+RUN_FILES = ("config.json", *RESULT_FILES, "status.json", "status.json.tmp")
 LOCK_FILE = ".lock"
 
 
@@ -122,7 +123,7 @@ class RunWriter:
         except OSError as error:
             raise RunDirError(f"cannot write the run directory {run_dir}: {error.strerror or error}") from None
         try:
-            for name in ("events.jsonl", "episodes.csv", "summary.json", "model.pt", "videos", CHECKPOINT_DIR):
+            for name in RESULT_FILES:
                 path = run_dir / name  # a previous run's results must not mix with this one's
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
             (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))

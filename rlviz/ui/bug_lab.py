@@ -13,7 +13,7 @@ from rlviz.bugs import BUG_NAMES, BUGS, PREDICTIONS, Bug, CodeLine, lab_pair
 from rlviz.compare import MAX_SEEDS, aggregate_curves, metric_curve
 from rlviz.config import ALGOS, format_value
 from rlviz.feeds import feed
-from rlviz.plots import RETURN_METRICS, compare_figure, metric_label
+from rlviz.plots import compare_figure, metric_label
 from rlviz.ui.compare_form import (Comparison, Display, comparison_runs, comparison_view, current_comparison,
                                    is_running, start_comparison, stop_comparison)
 from rlviz.estimate import comparison_time_note
@@ -127,10 +127,9 @@ def _verdict(bug: Bug, prediction: str | None) -> None:
 def _diagnostic(bug: Bug, comparison: Comparison) -> None:
     diagnostic = bug.diagnostic
     correct, _ = lab_pair(bug.name)
-    scale = getattr(correct, "reward_scale", 1.0)  # values of returns are shown in env units
-    divide_by = scale if diagnostic.metric in RETURN_METRICS else 1.0
+    scale = getattr(correct, "reward_scale", 1.0)  # only actor-critics scale rewards
     store = get_store()
-    curves = [[metric_curve(feed(store.run_dir(run_id)).update_table(), diagnostic.metric, divide_by)
+    curves = [[metric_curve(feed(store.run_dir(run_id)).update_table(), diagnostic.metric, scale)
                for run_id in ids] for ids in comparison.run_ids]
     st.subheader(f"The diagnostic: {diagnostic.title}")
     aggregated = aggregate_curves(list(comparison.labels), curves, "env_step", window=1, band=DISPLAY.band)
