@@ -14,6 +14,7 @@ navigation = st.navigation(
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("pages/train.py", title="Train", icon=":material/play_circle:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/list_alt:"),
+        st.Page("pages/inside.py", title="Inside the agent", icon=":material/visibility:"),
         st.Page("pages/theory.py", title="Theory", icon=":material/functions:"),
         st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
         st.Page("pages/bug_lab.py", title="Bug lab", icon=":material/bug_report:"),

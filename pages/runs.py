@@ -52,7 +52,7 @@ selection = st.dataframe(
 picked = [shown["run_id"][row] for row in selection.selection.rows]
 st.caption(f"{len(shown)} of {len(table)} runs shown. Select rows (the boxes on the left) to act on them.")
 
-open_column, compare_column, theory_column = st.columns(3)
+open_column, inside_column, compare_column, theory_column = st.columns(4)
 if open_column.button("Open in Train", icon=":material/play_circle:", disabled=len(picked) != 1, width="stretch",
                       help="Watch this run on the Train page: its curve, its videos, and Stop if it is training."):
     st.switch_page("pages/train.py", query_params={"run": picked[0], "sid": sid})
@@ -64,6 +64,9 @@ if compare_column.button("Send to Compare", icon=":material/compare_arrows:", di
     else:
         st.switch_page("pages/compare.py", query_params={"sid": sid})
 finished = len(picked) == 1 and store.status(picked[0]).state == "finished"
+if inside_column.button("Look inside", icon=":material/visibility:", disabled=not finished, width="stretch",
+                        help="Scrub through this run's checkpoints and read its V(s), pi(a|s) and TD errors step by step."):
+    st.switch_page("pages/inside.py", query_params={"run": picked[0], "sid": sid})
 if theory_column.button("Open in Theory", icon=":material/functions:", disabled=not finished, width="stretch",
                         help="Fill the Theory page's formulas with this run's trained networks (finished runs)."):
     store.watch(picked[0], sid)  # it joins this browser's runs, which Theory offers

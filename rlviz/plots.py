@@ -338,3 +338,92 @@ def clipped_objective_figure(ratios: Sequence[float], unclipped: Sequence[float]
                          xaxis_title="ratio ρ = π(a|s) / π_old(a|s)", yaxis_title=f"objective (A = {advantage:.3g})",
                          legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
     return figure
+
+
+# --- Inside the agent ------------------------------------------------------------------------------
+
+_VALUE_COLOR, _RETURN_COLOR, _TD_COLOR, _ADVANTAGE_COLOR, _REWARD_COLOR = "#2563eb", "#16a34a", "#dc2626", "#7c3aed", "#9ca3af"
+_CURSOR = dict(color="#111827", width=1.5, dash="dot")
+
+
+def checkpoint_curve(episodes: pd.DataFrame, checkpoint_steps: Sequence[int], checkpoint_means: Sequence[float],
+                     selected: int, solve_threshold: float | None) -> go.Figure:
+    """The run's reward curve with a diamond at each checkpoint (on the last-100 mean) and the selected one ringed."""
+    figure = reward_curve(episodes, solve_threshold)
+    figure.add_trace(go.Scatter(
+        x=list(checkpoint_steps), y=list(checkpoint_means), mode="markers", name="checkpoints",
+        marker=dict(symbol="diamond", size=10, color="#f59e0b", line=dict(color="#92400e", width=1)),
+        hovertemplate="checkpoint at step %{x:,}<br>last-100 mean %{y:.1f}<extra></extra>",
+    ))
+    index = list(checkpoint_steps).index(selected)
+    figure.add_trace(go.Scatter(
+        x=[selected], y=[checkpoint_means[index]], mode="markers", name="selected", hoverinfo="skip",
+        marker=dict(symbol="circle-open", size=22, color="#111827", line=dict(width=2.5)),
+    ))
+    figure.add_vline(x=selected, line=_CURSOR)
+    figure.update_layout(height=320, clickmode="event+select")
+    return figure
+
+
+def episode_timeline(steps: Sequence[int], values: Sequence[float], returns_to_go: Sequence[float],
+                     td_errors: Sequence[float], advantages: Sequence[float] | None, rewards: Sequence[float],
+                     t: int, value_label: str) -> go.Figure:
+    """Two panels over the episode's steps, a cursor at ``t``: V(s_t) against the return from t (top);
+    TD error, advantage and reward (bottom). ``advantages`` None leaves it out (DQN)."""
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.55, 0.45])
+    lines = [(values, value_label, _VALUE_COLOR, 1), (returns_to_go, "return from t (collected)", _RETURN_COLOR, 1),
+             (td_errors, "TD error", _TD_COLOR, 2), (rewards, "reward r_t", _REWARD_COLOR, 2)]
+    if advantages is not None:
+        lines.insert(3, (advantages, "advantage", _ADVANTAGE_COLOR, 2))
+    for series, name, color, row in lines:
+        figure.add_trace(go.Scatter(x=list(steps), y=list(series), mode="lines", name=name, line=dict(color=color, width=2),
+                                    hovertemplate=f"t = %{{x}}<br>{name} %{{y:.3g}}<extra></extra>"), row=row, col=1)
+    for row in (1, 2):
+        figure.add_vline(x=t, line=_CURSOR, row=row, col=1)
+    figure.update_yaxes(title_text="return", row=1, col=1)
+    figure.update_yaxes(title_text="per step", row=2, col=1)
+    figure.update_xaxes(title_text="step t of the episode", row=2, col=1)
+    figure.update_layout(height=380, margin=dict(l=10, r=10, t=10, b=10), hovermode="x unified",
+                         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), uirevision="keep")
+    return figure
+
+
+def action_bars(outputs: Sequence[float], names: Sequence[str], taken: int, title: str) -> go.Figure:
+    """One bar per action, the taken one outlined and darker."""
+    colors = ["#1d4ed8" if action == taken else "#93c5fd" for action in range(len(names))]
+    figure = go.Figure(go.Bar(
+        x=list(names), y=list(outputs), marker=dict(color=colors, line=dict(color="#111827", width=[3 if a == taken else 0
+                                                                                                       for a in range(len(names))])),
+        text=[f"{value:.3g}" for value in outputs], textposition="outside", hovertemplate="%{x}: %{y:.4g}<extra></extra>",
+    ))
+    figure.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), title=dict(text=title, font_size=13),
+                         yaxis=dict(range=[0, 1.15]) if title.startswith("pi") else {}, showlegend=False)
+    return figure
+
+
+def state_maps(xs: Sequence[float], ys: Sequence[float], values, policy, x_label: str, y_label: str,
+               value_title: str, policy_title: str, policy_colors: dict, path_x: Sequence[float],
+               path_y: Sequence[float], t: int) -> go.Figure:
+    """Two heatmaps over the same two state dimensions (V left, the policy right), the episode's path
+    drawn on both and its state at step ``t`` marked. ``policy_colors`` holds the policy heatmap's
+    colorscale, zmin, zmax and colorbar settings."""
+    figure = make_subplots(rows=1, cols=2, subplot_titles=(value_title, policy_title), horizontal_spacing=0.14)
+    figure.add_trace(go.Heatmap(x=list(xs), y=list(ys), z=values, colorscale="Viridis",
+                                colorbar=dict(x=0.43, len=0.9, thickness=12),
+                                hovertemplate=f"{x_label} %{{x:.3g}}<br>{y_label} %{{y:.3g}}<br>value %{{z:.3g}}<extra></extra>"),
+                     row=1, col=1)
+    figure.add_trace(go.Heatmap(x=list(xs), y=list(ys), z=policy, **policy_colors,
+                                hovertemplate=f"{x_label} %{{x:.3g}}<br>{y_label} %{{y:.3g}}<br>%{{z:.3g}}<extra></extra>"),
+                     row=1, col=2)
+    for col in (1, 2):
+        figure.add_trace(go.Scatter(x=list(path_x), y=list(path_y), mode="lines", line=dict(color="white", width=1.5),
+                                    name="the episode", hoverinfo="skip", showlegend=col == 1), row=1, col=col)
+        figure.add_trace(go.Scatter(x=[path_x[t]], y=[path_y[t]], mode="markers", name=f"s_t, t = {t}",
+                                    marker=dict(color="#f43f5e", size=11, line=dict(color="white", width=2)),
+                                    showlegend=col == 1, hoverinfo="skip"), row=1, col=col)
+        figure.update_xaxes(title_text=x_label, range=[xs[0], xs[-1]], row=1, col=col)
+        figure.update_yaxes(title_text=y_label, range=[ys[0], ys[-1]], row=1, col=col)
+    figure.update_layout(height=420, margin=dict(l=10, r=10, t=40, b=10),
+                         legend=dict(orientation="h", yanchor="top", y=-0.18, x=0), uirevision="keep")
+    figure.update_annotations(font_size=13)
+    return figure

@@ -126,11 +126,13 @@ def play(
     time_limit: int | None = None,
     env_step: int = END_OF_TRAINING,
     reward_scale: float = 1.0,
+    greedy: bool = False,
 ) -> list[PlayedEpisode]:
-    """One episode per reset seed, all played in lockstep with the agent's own (exploring) policy.
+    """One episode per reset seed, all played in lockstep with the agent's own (exploring) policy,
+    or with its greedy one (``greedy``: the evaluation's policy, no random draws).
 
     Each episode records r_t, V(s_t) and V(s_{t+1}) from ``agent.state_values`` (for DQN,
-    max_a Q(s, a)). ``time_limit`` cuts episodes earlier than the env's own limit; a cut step is
+    max_a Q(s, a)), evaluated after the episode in one forward pass. ``time_limit`` cuts episodes earlier than the env's own limit; a cut step is
     marked truncated, exactly like Gymnasium's TimeLimit. Equal reset seeds give equal start states,
     so the episodes differ only through the policy's random actions, drawn from a generator seeded
     with ``policy_seed``: the same call gives the same episodes. The trajectory's rewards are
@@ -142,7 +144,6 @@ def play(
     count = len(envs)
     records: list[list[tuple]] = [[] for _ in range(count)]
     active = np.ones(count, dtype=bool)
-    values = agent.state_values(obs).astype(np.float64)
     # Agents draw their actions from their own numpy generator: lend them a seeded one for the
     # episodes, and give the agent its own stream back afterwards.
     own_rng = agent.rng
@@ -150,7 +151,7 @@ def play(
     try:
         for step in range(limit):
             playing = np.flatnonzero(active)
-            actions = agent.act(obs[playing], env_step)
+            actions = agent.greedy_action(obs[playing]) if greedy else agent.act(obs[playing], env_step)
             next_obs = obs[playing].copy()
             ends = np.zeros((len(playing), 2), dtype=bool)
             rewards = np.zeros(len(playing))
@@ -159,13 +160,10 @@ def play(
                 next_obs[row] = observation
                 rewards[row] = reward
                 ends[row] = terminated, truncated or (step == limit - 1 and not terminated)
-            # V of the real next observation: at a time limit this is the state we bootstrap from.
-            next_values = agent.state_values(next_obs).astype(np.float64)
             for row, index in enumerate(playing):
-                records[index].append((rewards[row] * reward_scale, values[index], next_values[row], *ends[row],
-                                       obs[index].copy(), int(actions[row]), rewards[row], next_obs[row]))
+                records[index].append((rewards[row] * reward_scale, *ends[row], obs[index].copy(), int(actions[row]),
+                                       rewards[row], next_obs[row]))
             obs[playing] = next_obs
-            values[playing] = next_values  # V(s_{t+1}) is next row's V(s_t): one forward pass, one number
             active[playing] = ~(ends[:, 0] | ends[:, 1])
             if not active.any():
                 break
@@ -173,16 +171,19 @@ def play(
         agent.rng = own_rng
         for env in envs:
             env.close()
-    return [_played(rows) for rows in records]
+    return [_played(rows, agent) for rows in records]
 
 
-def _played(rows: list[tuple]) -> PlayedEpisode:
-    rewards, values, next_values, terminated, truncated, obs, actions, env_rewards, next_obs = zip(*rows)
-    trajectory = Trajectory(np.array(rewards, dtype=np.float64), np.array(values, dtype=np.float64),
-                            np.array(next_values, dtype=np.float64), np.array(terminated, dtype=bool),
-                            np.array(truncated, dtype=bool))
-    return PlayedEpisode(trajectory, np.stack(obs), np.array(actions, dtype=np.int64),
-                         np.array(env_rewards, dtype=np.float64), np.stack(next_obs))
+def _played(rows: list[tuple], agent: Agent) -> PlayedEpisode:
+    rewards, terminated, truncated, obs, actions, env_rewards, next_obs = zip(*rows)
+    obs, next_obs = np.stack(obs), np.stack(next_obs)
+    # V of s_0 .. s_T in one forward pass: V(s_{t+1}) of row t is row t+1's V(s_t), the same number,
+    # and the last one is V of the real final observation (at a time limit, the state we bootstrap from).
+    values = agent.state_values(np.concatenate([obs, next_obs[-1:]])).astype(np.float64)
+    trajectory = Trajectory(np.array(rewards, dtype=np.float64), values[:-1], values[1:],
+                            np.array(terminated, dtype=bool), np.array(truncated, dtype=bool))
+    return PlayedEpisode(trajectory, obs, np.array(actions, dtype=np.int64),
+                         np.array(env_rewards, dtype=np.float64), next_obs)
 
 
 def play_episodes(agent: Agent, env_id: str, reset_seeds: Sequence[int], **options) -> list[Trajectory]:

@@ -271,3 +271,41 @@ def test_bug_lab_asks_for_a_prediction_then_shows_the_pair_and_the_verdict(app_u
     expect(page.get_by_text("2 of 2 runs done")).to_be_visible()
     expect(page.locator(".stPlotlyChart")).to_have_count(2)  # the pair's curves and the diagnostic
     _no_exception(page)
+
+
+def test_inside_the_agent_picks_a_checkpoint_by_clicking_the_curve_and_steps_through_its_episode(app_url, browser, tmp_path):
+    from rlviz.config import make_config
+    from rlviz.inside import run_checkpoints
+    from rlviz.rundir import write_run, write_status
+    from rlviz.trainer import train
+
+    # A finished run in the server's runs directory, as the Train page leaves one (the server reads it on demand).
+    config = make_config("a2c", "CartPole-v1", total_steps=60_000, seed=0, eval_episodes=0, stop_when_solved=False)
+    run_dir = tmp_path / "runs" / config.run_hash()
+    for _ in write_run(config, run_dir, train(config)):
+        pass
+    write_status(run_dir, state="finished", env_steps=config.total_steps, total_steps=config.total_steps)
+    steps = [step for step, _ in run_checkpoints(run_dir)]
+
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    page.goto(f"{app_url}/inside?run={config.run_hash()}", timeout=WAIT_MS)
+    expect(page.get_by_text(f"Checkpoint at step {steps[-1]:,}")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("s_0: the state at step 0")).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator("img[src*='media']")).to_have_count(1)
+    # Click the curve's diamond of the 6th checkpoint: the page picks that checkpoint.
+    point = page.evaluate("""(index) => {
+        const plot = document.querySelector('.stPlotlyChart .js-plotly-plot');
+        const trace = plot._fullData.find(t => t.name === 'checkpoints');
+        const xaxis = plot._fullLayout.xaxis, yaxis = plot._fullLayout.yaxis, box = plot.getBoundingClientRect();
+        return {x: box.left + xaxis._offset + xaxis.l2p(trace.x[index]), y: box.top + yaxis._offset + yaxis.l2p(trace.y[index])};
+    }""", 5)
+    page.mouse.click(point["x"], point["y"])
+    expect(page.get_by_text(f"Checkpoint at step {steps[5]:,}")).to_be_visible(timeout=WAIT_MS)
+    # The step slider moves the frame and the numbers one step on.
+    page.get_by_role("slider").nth(1).focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_text("s_1: the state at step 1")).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator(".stPlotlyChart")).to_have_count(4)  # the curve, pi's bars, the timeline and the maps
+    _no_exception(page)

@@ -25,6 +25,9 @@ class Agent(Protocol):
     def state_values(self, obs: np.ndarray) -> np.ndarray:
         """V(s) for a batch of observations (N, obs_dim) -> (N,); for DQN, max_a Q(s, a)."""
 
+    def action_outputs(self, obs: np.ndarray) -> np.ndarray:
+        """What the agent says of each action, (N, obs_dim) -> (N, n_actions): pi(a|s) for an actor-critic, Q(s, a) for DQN."""
+
     def state_dict(self) -> dict[str, Any]:
         """The network weights, for saving."""
 

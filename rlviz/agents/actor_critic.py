@@ -101,6 +101,12 @@ class ActorCriticAgent:
     def greedy_action(self, obs: np.ndarray) -> np.ndarray:
         return self.policy_logits(obs).argmax(axis=1)
 
+    def action_outputs(self, obs: np.ndarray) -> np.ndarray:
+        """pi(a|s) = softmax(logits)_a, (N, n_actions)."""
+        logits = self.policy_logits(obs).astype(np.float64)
+        weights = np.exp(logits - logits.max(axis=1, keepdims=True))  # shifted by the max: no overflow
+        return weights / weights.sum(axis=1, keepdims=True)
+
     # --- store, then learn once the rollout is full --------------------------------------------
     def observe(self, step: Transition, env_step: int) -> list[dict[str, float]]:
         if self.bugs.truncation_as_termination:  # Bug lab: done = terminated or truncated, stored as terminated

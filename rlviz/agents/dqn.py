@@ -65,6 +65,10 @@ class DQNAgent:
     def greedy_action(self, obs: np.ndarray) -> np.ndarray:
         return self.q_values(obs).argmax(axis=1)
 
+    def action_outputs(self, obs: np.ndarray) -> np.ndarray:
+        """Q(s, a), (N, n_actions)."""
+        return self.q_values(obs)
+
     # --- store, then learn and sync when due ----------------------------------------------------
     def observe(self, step: Transition, env_step: int) -> list[dict[str, float]]:
         if self.bugs.truncation_as_termination:  # Bug lab: done = terminated or truncated, stored as terminated

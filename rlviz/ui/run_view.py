@@ -14,7 +14,7 @@ from rlviz.plots import (MAX_POINTS, diagnostics_figure, in_env_units, metric_la
                          thinning_stride)
 from rlviz.runs import RunStatus, bundle_zip
 from rlviz.ui.config_form import load_into_form
-from rlviz.ui.store import get_store
+from rlviz.ui.store import get_store, session_id
 
 # The live view reruns this often: over once a second for the curve, and each redraw of the
 # chart costs the browser real CPU that a run on the same cores would otherwise get.
@@ -200,6 +200,11 @@ def _finished_view(run_id: str, config: Config, status: RunStatus, cached: bool)
                         readable_number(eval_mean) if eval_mean is not None else "-")
         tiles[3].metric("Episodes", f"{finished['episodes']:,}")
     _curve(run_feed, config, run_id)
+    if finished is not None and status.state != "diverged":  # a diverged run's weights hold NaNs
+        if st.button("Look inside this agent", icon=":material/visibility:", key=f"inside:{run_id}",
+                     help="Scrub through its checkpoints: play an episode and read V(s), pi(a|s) and the TD error "
+                          "at every step, and see the value and policy maps form."):
+            st.switch_page("pages/inside.py", query_params={"run": run_id, "sid": session_id()})
     _videos(run_feed)
     _diagnostics(run_feed, config, run_id)
     if finished is not None:

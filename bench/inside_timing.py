@@ -1,0 +1,82 @@
+"""How fast the Inside the agent page answers, in a real browser (Debian's chromium via Playwright).
+
+    python bench/inside_timing.py http://127.0.0.1:8501 RUN_ID [--repeats 5]
+
+For the run: moves the checkpoint slider one checkpoint back (keyboard) and times until its episode
+shows (the new "Checkpoint at step ..." line, the frame of the new episode, and Streamlit idle
+again); then moves the step slider one step on and times until the new frame, its numbers and the
+charts are drawn (Streamlit idle). Prints each time, then the median and max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from playwright.sync_api import sync_playwright
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+IDLE = """() => !document.querySelector('[data-testid="stStatusWidgetRunningIcon"], [data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]')"""
+
+
+def wait_until(page, script: str, arg=None, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(script, arg):
+        if time.monotonic() > deadline:
+            raise TimeoutError(script)
+        time.sleep(0.005)
+
+
+def caption_of_frame(page) -> str:
+    return page.evaluate("""() => { const c = document.querySelector('[data-testid="stImageCaption"]');
+                                     return c ? c.innerText : ''; }""")
+
+
+def settled(page) -> None:
+    """Streamlit is idle and every image on the page has loaded."""
+    wait_until(page, IDLE)
+    wait_until(page, "() => [...document.images].every(img => img.complete && img.naturalWidth > 0)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("url")
+    parser.add_argument("run_id")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        page.set_default_timeout(180_000)
+        page.goto(f"{args.url}/inside?run={args.run_id}")
+        page.get_by_text("Checkpoint at step").first.wait_for()
+        time.sleep(3)
+        settled(page)
+        checkpoint_times, step_times = [], []
+        for _ in range(args.repeats):
+            before = page.get_by_text("Checkpoint at step").first.inner_text()
+            page.get_by_role("slider").nth(0).focus()
+            start = time.perf_counter()
+            page.keyboard.press("ArrowLeft")
+            wait_until(page, """(before) => { const p = [...document.querySelectorAll('p')].find(e => e.innerText.startsWith('Checkpoint at step'));
+                                              return p && p.innerText !== before; }""", before)
+            settled(page)
+            checkpoint_times.append(time.perf_counter() - start)
+            frame_before = caption_of_frame(page)
+            page.get_by_role("slider").nth(1).focus()
+            start = time.perf_counter()
+            page.keyboard.press("ArrowRight")
+            wait_until(page, """(before) => { const c = document.querySelector('[data-testid="stImageCaption"]');
+                                              return c && c.innerText !== before; }""", frame_before)
+            settled(page)
+            step_times.append(time.perf_counter() - start)
+            print(f"checkpoint {checkpoint_times[-1]:.2f} s ({page.get_by_text('Checkpoint at step').first.inner_text()[:40]}), "
+                  f"step {step_times[-1]:.3f} s ({caption_of_frame(page)})", flush=True)
+        browser.close()
+    for name, times in (("select a checkpoint", checkpoint_times), ("move the step slider", step_times)):
+        print(f"{name}: median {statistics.median(times):.3f} s, max {max(times):.3f} s over {len(times)}")
+
+
+if __name__ == "__main__":
+    main()
