@@ -29,7 +29,13 @@ with left:
     )
     st.page_link("pages/train.py", label="Go to Train", icon=":material/play_circle:")
     st.markdown(
-        "4. Then break it on purpose in the **Bug lab**: switch on a bug that tutorials really make (a time "
+        "4. Press **Look inside this agent** under the finished run's curve: pick a point of training and "
+        "step through an episode while the agent's V(s), its action probabilities and its TD errors change "
+        "frame by frame, and watch its value and policy maps take shape from checkpoint to checkpoint."
+    )
+    st.page_link("pages/inside.py", label="Go to Inside the agent", icon=":material/visibility:")
+    st.markdown(
+        "5. Then break it on purpose in the **Bug lab**: switch on a bug that tutorials really make (a time "
         "limit treated as a terminal state, a value of shape (B, 1) against targets of shape (B,), ...), "
         "predict what it will do, and train the correct and the buggy code side by side."
     )

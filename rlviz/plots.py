@@ -347,9 +347,10 @@ _CURSOR = dict(color="#111827", width=1.5, dash="dot")
 
 
 def checkpoint_curve(episodes: pd.DataFrame, checkpoint_steps: Sequence[int], checkpoint_means: Sequence[float],
-                     selected: int, solve_threshold: float | None) -> go.Figure:
-    """The run's reward curve with a diamond at each checkpoint (on the last-100 mean) and the selected one ringed."""
-    figure = reward_curve(episodes, solve_threshold)
+                     selected: int, solve_threshold: float | None, max_points: int = 500) -> go.Figure:
+    """The run's reward curve with a diamond at each checkpoint (on the last-100 mean) and the selected one ringed.
+    It is redrawn at each pick of a checkpoint: fewer dots than the Train page's curve keep that quick."""
+    figure = reward_curve(episodes, solve_threshold, max_points=max_points)
     figure.add_trace(go.Scatter(
         x=list(checkpoint_steps), y=list(checkpoint_means), mode="markers", name="checkpoints",
         marker=dict(symbol="diamond", size=10, color="#f59e0b", line=dict(color="#92400e", width=1)),
@@ -403,10 +404,10 @@ def action_bars(outputs: Sequence[float], names: Sequence[str], taken: int, titl
 
 def state_maps(xs: Sequence[float], ys: Sequence[float], values, policy, x_label: str, y_label: str,
                value_title: str, policy_title: str, policy_colors: dict, path_x: Sequence[float],
-               path_y: Sequence[float], t: int) -> go.Figure:
+               path_y: Sequence[float]) -> go.Figure:
     """Two heatmaps over the same two state dimensions (V left, the policy right), the episode's path
-    drawn on both and its state at step ``t`` marked. ``policy_colors`` holds the policy heatmap's
-    colorscale, zmin, zmax and colorbar settings."""
+    drawn on both from its start (circle) to its end (cross). ``policy_colors`` holds the policy
+    heatmap's colorscale, zmin, zmax and colorbar settings."""
     figure = make_subplots(rows=1, cols=2, subplot_titles=(value_title, policy_title), horizontal_spacing=0.14)
     figure.add_trace(go.Heatmap(x=list(xs), y=list(ys), z=values, colorscale="Viridis",
                                 colorbar=dict(x=0.43, len=0.9, thickness=12),
@@ -415,12 +416,12 @@ def state_maps(xs: Sequence[float], ys: Sequence[float], values, policy, x_label
     figure.add_trace(go.Heatmap(x=list(xs), y=list(ys), z=policy, **policy_colors,
                                 hovertemplate=f"{x_label} %{{x:.3g}}<br>{y_label} %{{y:.3g}}<br>%{{z:.3g}}<extra></extra>"),
                      row=1, col=2)
+    ends = dict(x=[path_x[0], path_x[-1]], y=[path_y[0], path_y[-1]], mode="markers", hoverinfo="skip",
+                marker=dict(symbol=["circle", "x"], color="#f43f5e", size=11, line=dict(color="white", width=1.5)))
     for col in (1, 2):
         figure.add_trace(go.Scatter(x=list(path_x), y=list(path_y), mode="lines", line=dict(color="white", width=1.5),
-                                    name="the episode", hoverinfo="skip", showlegend=col == 1), row=1, col=col)
-        figure.add_trace(go.Scatter(x=[path_x[t]], y=[path_y[t]], mode="markers", name=f"s_t, t = {t}",
-                                    marker=dict(color="#f43f5e", size=11, line=dict(color="white", width=2)),
-                                    showlegend=col == 1, hoverinfo="skip"), row=1, col=col)
+                                    name="the episode's states", hoverinfo="skip", showlegend=col == 1), row=1, col=col)
+        figure.add_trace(go.Scatter(**ends, name="its start (circle) and end (cross)", showlegend=col == 1), row=1, col=col)
         figure.update_xaxes(title_text=x_label, range=[xs[0], xs[-1]], row=1, col=col)
         figure.update_yaxes(title_text=y_label, range=[ys[0], ys[-1]], row=1, col=col)
     figure.update_layout(height=420, margin=dict(l=10, r=10, t=40, b=10),

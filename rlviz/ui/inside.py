@@ -20,7 +20,8 @@ from rlviz.runs import RunStore
 RUN_KEY = "inside:run"
 STEP_KEY = "inside:t"  # one step slider for every episode: t stays put when the checkpoint changes
 PLAYING_KEY = "inside:playing"
-REPLAY_KEY = "inside:replay"  # this session's frame renderer: (which episode, EpisodeReplay)
+REPLAY_KEY = "inside:replay"  # this session's frame renderer: (episode, EpisodeReplay)
+TIMELINE_KEY = "inside:timeline"  # this session's timeline figure: (episode, go.Figure)
 PLAY_SECONDS = 0.25  # one frame of the playback per tick
 PLAY_TICKS = 120  # a whole episode plays in about this many ticks (30 s), whatever its length
 
@@ -98,7 +99,12 @@ def inside_view(store: RunStore, run_id: str) -> None:
                 f"{trace.length} steps and returned {trace.episode_return:.1f} "
                 f"({'it ended in a terminal state' if trace.terminated else 'the time limit cut it'}).")
     playing = st.session_state.get(PLAYING_KEY, False)
-    st.fragment(_episode_view, run_every=PLAY_SECONDS if playing else None)(config, trace, maps, guide)
+    episode = f"{run_dir}:{step}:{seed}"  # names this episode in the session's renderer and timeline
+    st.fragment(_episode_view, run_every=PLAY_SECONDS if playing else None)(config, trace, guide, episode)
+
+    st.subheader("The value and the policy over the state space")
+    st.plotly_chart(_maps_figure(config, trace, maps), width="stretch", key="inside:maps")
+    st.caption(guide["map"])
 
 
 def _select_nearest_checkpoint(curve_key: str, checkpoint_key: str, steps: list[int]) -> None:
@@ -108,21 +114,20 @@ def _select_nearest_checkpoint(curve_key: str, checkpoint_key: str, steps: list[
         st.session_state[checkpoint_key] = min(steps, key=lambda step: abs(step - clicked))
 
 
-def _replay(config: Config, trace: EpisodeTrace) -> EpisodeReplay:
-    """This session's renderer of ``trace``'s frames (one env at a time per session)."""
-    which = (config.env_id, trace.seed, trace.checkpoint_step, trace.actions.tobytes())
-    held = st.session_state.get(REPLAY_KEY)
-    if held is not None and held[0] == which:
+def _session_held(slot: str, episode: str, make):
+    """This session's object for ``episode`` in ``slot``, made (and the previous one dropped) when the episode changes."""
+    held = st.session_state.get(slot)
+    if held is not None and held[0] == episode:
         return held[1]
-    if held is not None:
+    if held is not None and hasattr(held[1], "close"):
         held[1].close()
-    replay = EpisodeReplay(config.env_id, trace.seed, trace.actions)
-    st.session_state[REPLAY_KEY] = (which, replay)
-    return replay
+    made = make()
+    st.session_state[slot] = (episode, made)
+    return made
 
 
-def _episode_view(config: Config, trace: EpisodeTrace, maps: PolicyMap, guide: dict[str, str]) -> None:
-    """The frame at step t, the numbers at t, the timeline and the maps; a fragment, so moving t redraws only this."""
+def _episode_view(config: Config, trace: EpisodeTrace, guide: dict[str, str], episode: str) -> None:
+    """The frame at step t, the numbers at t and the timeline; a fragment, so moving t redraws only this."""
     last = trace.length - 1
     playing = st.session_state.get(PLAYING_KEY, False)
     wanted = st.session_state.get(STEP_KEY, 0)
@@ -145,7 +150,8 @@ def _episode_view(config: Config, trace: EpisodeTrace, maps: PolicyMap, guide: d
                                 key="inside:play", width="stretch", on_click=_toggle_playback, args=(t >= last,),
                                 help="Play the episode from step t, about 4 frames a second."):
             st.rerun()  # the whole page, so the fragment starts or stops its timer
-        st.image(_replay(config, trace).frame(t), caption=f"s_{t}: the state at step {t} of {trace.length}", width="stretch")
+        replay = _session_held(REPLAY_KEY, episode, lambda: EpisodeReplay(config.env_id, trace.seed, trace.actions))
+        st.image(replay.frame(t), caption=f"s_{t}: the state at step {t} of {trace.length}", width="stretch")
     with numbers_column:
         value_name = "max_a Q(s_t, a)" if dqn else "V(s_t)"
         tiles = [(value_name, trace.values[t], "The network's estimate of the return from here."),
@@ -166,16 +172,13 @@ def _episode_view(config: Config, trace: EpisodeTrace, maps: PolicyMap, guide: d
                         key="inside:bars", config={"displayModeBar": False})
         st.caption(f"Action taken: **{names[int(trace.actions[t])]}**. " + guide["actions"])
     st.caption(guide["numbers"])
-    steps = np.arange(trace.length)
-    st.plotly_chart(episode_timeline(steps, trace.values, trace.returns_to_go, trace.td_errors,
-                                     None if dqn else trace.advantages, trace.rewards, t,
-                                     "max_a Q(s_t, a)" if dqn else "V(s_t)"),
-                    width="stretch", key="inside:timeline")
+    # The timeline is built once per episode (Plotly figures are slow to build); a step only moves its cursor.
+    timeline = _session_held(TIMELINE_KEY, episode, lambda: episode_timeline(
+        np.arange(trace.length), trace.values, trace.returns_to_go, trace.td_errors, None if dqn else trace.advantages,
+        trace.rewards, t, value_name))
+    timeline.update_shapes(x0=t, x1=t)
+    st.plotly_chart(timeline, width="stretch", key="inside:timeline")
     st.caption(guide["timeline"])
-
-    st.subheader("The value and the policy over the state space")
-    st.plotly_chart(_maps_figure(config, trace, maps, t), width="stretch", key="inside:maps")
-    st.caption(guide["map"])
 
     if playing and t >= last:  # the episode's end: stop the timer
         st.session_state[PLAYING_KEY] = False
@@ -193,7 +196,7 @@ def _toggle_playback(at_the_end: bool) -> None:
         st.session_state[STEP_KEY] = 0
 
 
-def _maps_figure(config: Config, trace: EpisodeTrace, maps: PolicyMap, t: int):
+def _maps_figure(config: Config, trace: EpisodeTrace, maps: PolicyMap):
     axes = maps.axes
     dqn = isinstance(config, DQNConfig)
     names = ACTION_NAMES[config.env_id]
@@ -215,4 +218,4 @@ def _maps_figure(config: Config, trace: EpisodeTrace, maps: PolicyMap, t: int):
                       colorbar=dict(tickvals=list(range(len(names))), ticktext=list(names), thickness=12))
     value_title = ("max_a Q(s, a)" if dqn else "V(s)") + ", env units"
     return state_maps(maps.xs, maps.ys, maps.values, policy, axes.x_label, axes.y_label, value_title, policy_title,
-                      colors, trace.observations[:, axes.x_index], trace.observations[:, axes.y_index], t)
+                      colors, trace.observations[:, axes.x_index], trace.observations[:, axes.y_index])
