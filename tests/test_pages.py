@@ -65,6 +65,12 @@ def test_a_tiny_run_trains_and_shows_its_curve_and_videos_then_comes_back_cached
     assert [c.value for c in app.caption if c.value.startswith("step 0 (0%)")], "the first video is labelled"
     run_dirs = list(runs_dir.glob("[!.]*"))
     assert len(run_dirs) == 1 and (run_dirs[0] / "summary.json").exists()
+    # The finished run leads inside the agent: its checkpoints on their own page.
+    app.button(key=f"inside:{run_dirs[0].name}").click().run()
+    assert not app.exception, app.exception
+    assert app.title[0].value == "Inside the agent"
+    assert any(text.value.startswith("**Checkpoint at step 2,0") for text in app.markdown)  # the last vector step
+    app.switch_page("pages/train.py").run()
 
     # Opening the diagnostics panel builds its charts and the latest value of each metric.
     app.session_state[f"diagnostics:{run_dirs[0].name}"] = True
