@@ -226,7 +226,9 @@ def reading_guide(config: Config) -> dict[str, str]:
                         "The right policy pushes the cart under the pole: right when the pole leans or falls right. **A "
                         "policy map split along a diagonal, angle + velocity, is right**: a pole leaning left but "
                         "swinging back fast needs a push the other way. The value map should be high in the middle and "
-                        "fall towards the corners the agent cannot recover from. The line is the episode's path.")
+                        "fall towards the corners the agent cannot recover from. The line is the episode's path. An "
+                        "episode that ends with the pole upright ended because the cart left the track (|x| > 2.4): "
+                        "these maps hold the cart in the centre, so they cannot show that danger.")
     else:
         guide["map"] = (f"Each pixel is one position of the lander over the screen, {MAP_AXES[config.env_id].held}. The "
                         "value should be highest near the pad (0, 0) and fall off to the sides; the action map shows "
