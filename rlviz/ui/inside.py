@@ -56,8 +56,9 @@ def _run_name(store: RunStore, run_id: str) -> str:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def inspect_checkpoint(run_dir: str, weights: str, step: int, seed: int) -> tuple[Config, EpisodeTrace, PolicyMap]:
-    """One checkpoint's greedy episode and maps; shared by every session (a run's files never change once it ended)."""
+def inspect_checkpoint(run_dir: str, weights: str, written_ns: int, step: int, seed: int) -> tuple[Config, EpisodeTrace, PolicyMap]:
+    """One checkpoint's greedy episode and maps, shared by every session. ``written_ns``, the file's
+    modification time, is part of the key: a stopped run trained again rewrites its checkpoints."""
     config, agent = checkpoint_agent(Path(run_dir), Path(weights))
     return config, episode_trace(config, agent, step, seed), policy_map(config, agent)
 
@@ -94,7 +95,7 @@ def inside_view(store: RunStore, run_id: str) -> None:
                    "to scrub through its training.")
 
     weights = dict(points)[step]
-    config, trace, maps = inspect_checkpoint(str(run_dir), str(weights), step, int(seed))
+    config, trace, maps = inspect_checkpoint(str(run_dir), str(weights), weights.stat().st_mtime_ns, step, int(seed))
     st.markdown(f"**Checkpoint at step {step:,}**: the greedy policy's episode from seed {seed} lasted "
                 f"{trace.length} steps and returned {trace.episode_return:.1f} "
                 f"({'it ended in a terminal state' if trace.terminated else 'the time limit cut it'}).")
