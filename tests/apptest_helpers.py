@@ -1,5 +1,6 @@
 """Opening the app in Streamlit's AppTest, for the page tests."""
 
+import logging
 import time
 from pathlib import Path
 
@@ -31,3 +32,17 @@ def run_until_progress(app: AppTest, done_text: str, seconds: float, what: str) 
         assert time.monotonic() < deadline, f"{what} did not finish in time: {progress}"
         time.sleep(1.0)
     app.run()
+
+
+def shut_the_page_store() -> None:
+    """Stop the worker pool of the store a page built for this test's runs directory. Outside a script
+    run Streamlit warns about the missing runtime, which is expected here: quiet it meanwhile."""
+    from rlviz.ui.store import get_store
+
+    logger = logging.getLogger("streamlit")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        get_store().shutdown()
+    finally:
+        logger.setLevel(level)

@@ -1,9 +1,7 @@
 """The Inside the agent page: pick a checkpoint and a step, and the frame and the numbers follow."""
 
-import logging
-
 import pytest
-from apptest_helpers import open_page
+from apptest_helpers import open_page, shut_the_page_store
 
 from rlviz.config import make_config
 from rlviz.inside import checkpoint_agent, episode_trace, run_checkpoints
@@ -17,8 +15,6 @@ PAGE = "pages/inside.py"
 @pytest.fixture
 def finished_run(runs_dir):
     """A finished a2c run in the app's run store, as the Train page leaves it: (run_id, run_dir)."""
-    from rlviz.ui.store import get_store
-
     # Long enough that the last checkpoint balances the pole for a while: its episode has steps to scrub.
     config = make_config("a2c", "CartPole-v1", total_steps=60_000, seed=0, eval_episodes=0, stop_when_solved=False)
     run_dir = runs_dir / config.run_hash()
@@ -26,13 +22,7 @@ def finished_run(runs_dir):
         pass
     write_status(run_dir, state="finished", env_steps=config.total_steps, total_steps=config.total_steps)
     yield config.run_hash(), run_dir
-    logger = logging.getLogger("streamlit")  # the page's store outlives its script run: quiet its shutdown
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        get_store().shutdown()
-    finally:
-        logger.setLevel(level)
+    shut_the_page_store()
 
 
 def trace_at(run_dir, index):

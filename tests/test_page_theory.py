@@ -1,11 +1,11 @@
 """The Theory page in AppTest: it renders its equations and a worked table whose numbers are
 rlviz.returns outputs for the table's own inputs, and the sliders recompute them."""
 
-import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
+from apptest_helpers import shut_the_page_store
 from streamlit.testing.v1 import AppTest
 
 from rlviz.config import ALGOS, make_config
@@ -114,8 +114,6 @@ def test_n_lambda_and_row_sliders_rewrite_the_sum():
 @pytest.fixture(params=["a2c", "dqn"])
 def finished_run(request, tmp_path, monkeypatch):
     """A finished run in a fresh run store, as the Train page leaves it."""
-    from rlviz.ui.store import get_store
-
     monkeypatch.setenv(RUNS_DIR_ENV, str(tmp_path / "runs"))
     monkeypatch.setenv("RLVIZ_MAX_WORKERS", "1")
     overrides = {"a2c": dict(n_envs=4), "dqn": dict(learning_starts=500)}.get(request.param, {})
@@ -127,15 +125,7 @@ def finished_run(request, tmp_path, monkeypatch):
     write_status(run_dir, state="finished", total_steps=config.total_steps)
     RunStore(tmp_path / "runs", max_workers=1).watch(run_id, SESSION)  # a run of this browser, as Train leaves it
     yield run_id, config
-    # The page's store for this runs directory started a worker pool; outside a script run Streamlit
-    # warns about the missing runtime, which is expected here.
-    logger = logging.getLogger("streamlit")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        get_store().shutdown()
-    finally:
-        logger.setLevel(level)
+    shut_the_page_store()
 
 
 def test_the_students_latest_finished_run_is_used(finished_run):
