@@ -30,15 +30,16 @@ from rlviz.config import ALGOS, Config, changed_fields
 # dqn, whose code did not change, ran at half its 2026-11-22 speed), for a server that has not finished a
 # run of that algorithm and env yet; the page says when a figure comes from here. CartPole: the median over
 # seeds 10-19 of `bench/solve.py --workers 1` (dqn: `bench/profile_run.py`), one run at a time on an idle
-# machine. LunarLander: one run each with eval_episodes=0, at nice 10, beside other work (rough); ppo: the
-# median of two idle 65,536-step runs.
+# machine (ppo's settings of 2026-11-29's fifth session: beside another run on the other core). LunarLander:
+# one run each with eval_episodes=0, at nice 10, beside other work (rough); ppo: the median of two idle
+# 65,536-step runs.
 MEASURED_STEPS_PER_SECOND: dict[tuple[str, str], float] = {
     ("dqn", "CartPole-v1"): 356, ("dqn", "LunarLander-v3"): 2_984,
     ("td-ac", "CartPole-v1"): 11_096, ("td-ac", "LunarLander-v3"): 1_337,
     ("a2c-1step", "CartPole-v1"): 3_701, ("a2c-1step", "LunarLander-v3"): 225,
     ("nstep-ac", "CartPole-v1"): 4_867, ("nstep-ac", "LunarLander-v3"): 829,
     ("a2c", "CartPole-v1"): 28_702, ("a2c", "LunarLander-v3"): 4_209,
-    ("ppo", "CartPole-v1"): 2_534, ("ppo", "LunarLander-v3"): 2_474,
+    ("ppo", "CartPole-v1"): 10_540, ("ppo", "LunarLander-v3"): 2_474,
 }
 MEASURED_ON = "a 2-core VM on 2026-11-29"
 # The median env step at which each preset solved (stop when solved), and over how many seeds
@@ -48,8 +49,9 @@ MEASURED_ON = "a 2-core VM on 2026-11-29"
 MEASURED_SOLVE_STEPS: dict[tuple[str, str], tuple[int, int]] = {
     ("dqn", "CartPole-v1"): (126_936, 5), ("td-ac", "CartPole-v1"): (110_580, 10),
     ("a2c-1step", "CartPole-v1"): (154_066, 10), ("nstep-ac", "CartPole-v1"): (93_329, 10),
-    ("a2c", "CartPole-v1"): (245_490, 10), ("ppo", "CartPole-v1"): (67_324, 10),
+    ("a2c", "CartPole-v1"): (245_490, 10), ("ppo", "CartPole-v1"): (72_196, 10),
     ("dqn", "LunarLander-v3"): (411_087, 5), ("nstep-ac", "LunarLander-v3"): (464_694, 5),
+    ("ppo", "LunarLander-v3"): (848_694, 5),
 }
 # Settings that may differ from the preset's and leave MEASURED_SOLVE_STEPS telling.
 NOT_LEARNING_SETTINGS = ("seed", "stop_when_solved", "eval_episodes")

@@ -10,8 +10,9 @@ import pytest
 from rlviz.config import make_config
 from rlviz.trainer import Finished, train
 
-# algo: the most env steps its preset may take on CartPole (the budgets)
-BUDGETS = {"a2c-1step": 400_000, "nstep-ac": 400_000, "td-ac": 400_000, "dqn": 200_000, "a2c": 400_000, "ppo": 100_000}
+# algo: the most env steps its preset may take on CartPole (the budgets; ppo's fast settings need 150k
+# on some seeds to climb past a plateau near 450, bench/RESULTS.md)
+BUDGETS = {"a2c-1step": 400_000, "nstep-ac": 400_000, "td-ac": 400_000, "dqn": 200_000, "a2c": 400_000, "ppo": 150_000}
 SEED = 0
 
 
