@@ -129,7 +129,9 @@ class RunFeed:
                 self.latest_metrics = metrics
                 self.updates.offer([event["env_step"]], metrics)
             elif kind == "video":
-                self.videos.append(event)
+                # A video lives in its run directory's videos/ wherever it was recorded (a run trained
+                # on a Ray cluster recorded it on another machine).
+                self.videos.append({**event, "path": str(self.run_dir / "videos" / Path(event["path"]).name)})
             elif kind == "finished":
                 self.finished = event
         except (KeyError, TypeError, ValueError, AttributeError):

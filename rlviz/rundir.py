@@ -35,6 +35,8 @@ CHECKPOINT_DIR = "checkpoints"  # the weights through training (rlviz.trainer.CH
 RESULT_FILES = ("events.jsonl", "episodes.csv", "summary.json", "model.pt", "videos", CHECKPOINT_DIR)
 RUN_FILES = ("config.json", *RESULT_FILES, "status.json", "status.json.tmp")
 LOCK_FILE = ".lock"
+APPENDED_FILES = ("events.jsonl", "episodes.csv")  # grow by whole appends while a run trains
+INCOMING_FILE = ".incoming"  # a copied file on its way in (see apply_changes)
 
 
 class RunDirError(OSError):
@@ -194,6 +196,86 @@ def write_run(config: Any, run_dir: Path, events: Iterator[Any]) -> Iterator[Any
         for event in events:
             writer.write(event)
             yield event
+
+
+# --- copying a run directory as it is written (a run trained on another machine) --------------------
+
+Change = tuple[str, int | None, bytes]  # (path in the run directory, offset to append at or None for the whole file, data)
+
+
+class RunDirChanges:
+    """What changed in a run directory since the last ``collect``, to copy it elsewhere while it is written.
+
+    The appended files (events.jsonl, episodes.csv) travel as their new bytes, every other file
+    whole when its size or time changed. ``collect`` reads status.json first and the files that
+    events.jsonl vouches for last, so a copy applied in order (see ``apply_changes``) never shows a
+    status or a "finished" event before the files they announce.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        # path -> (size, mtime_ns) of the copy last sent; for an appended file, (bytes sent, 0)
+        self._sent: dict[str, tuple[int, int]] = {}
+
+    def collect(self) -> list[Change]:
+        status = self._whole("status.json")
+        changes = [self._appended(name) for name in APPENDED_FILES]
+        for path in sorted(self.run_dir.rglob("*")):
+            name = path.relative_to(self.run_dir).as_posix()
+            if path.is_file() and name not in (*APPENDED_FILES, "status.json", "status.json.tmp", LOCK_FILE):
+                changes.append(self._whole(name))
+        changes.append(status)
+        return [change for change in changes if change is not None]
+
+    def _appended(self, name: str) -> Change | None:
+        try:
+            with open(self.run_dir / name, "rb") as file:
+                size = file.seek(0, os.SEEK_END)
+                offset = self._sent.get(name, (0, 0))[0]
+                if size < offset:  # started over
+                    offset = 0
+                file.seek(offset)
+                data = file.read(size - offset)
+        except OSError:
+            return None
+        if not data and name in self._sent:
+            return None
+        self._sent[name] = (offset + len(data), 0)
+        return name, offset, data
+
+    def _whole(self, name: str) -> Change | None:
+        try:
+            with open(self.run_dir / name, "rb") as file:
+                stat = os.fstat(file.fileno())
+                if self._sent.get(name) == (stat.st_size, stat.st_mtime_ns):
+                    return None
+                data = file.read()
+        except OSError:  # gone, or replaced between the listing and now: the next collect sees it
+            return None
+        self._sent[name] = (stat.st_size, stat.st_mtime_ns)
+        return name, None, data
+
+
+def apply_changes(run_dir: Path, changes: list[Change]) -> None:
+    """Write ``changes`` (from ``RunDirChanges.collect``) into ``run_dir``, in their order.
+
+    A whole file replaces the old one at once (written beside it, then renamed), so a reader sees
+    either copy, never half of one; appended bytes land where they were appended.
+    """
+    for name, offset, data in changes:
+        path = run_dir / name
+        if run_dir.resolve() not in path.resolve().parents:
+            raise RunDirError(f"{name} is not a path inside the run directory")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if offset is None:
+            incoming = run_dir / INCOMING_FILE
+            incoming.write_bytes(data)
+            os.replace(incoming, path)
+        else:
+            with open(path, "r+b" if offset and path.exists() else "wb") as file:
+                file.seek(offset)
+                file.write(data)
+                file.truncate()
 
 
 # --- reading ----------------------------------------------------------------------------------------
