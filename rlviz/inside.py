@@ -217,9 +217,9 @@ def reading_guide(config: Config) -> dict[str, str]:
                      f"Read {value} against the return from t: it should rise as the lander nears the pad and come "
                      "out close to the landing's +100 before the legs touch. TD errors that spike at one step show "
                      "what the agent did not see coming (a crash, a leg contact)."),
-        "actions": ("Q(s, a) of each action: the agent takes the largest. Close bars mean it hardly cares."
-                    if dqn else "pi(a|s): the probability of each action. The bar outlined is the action taken (the "
-                    "greedy one here). A policy near 50/50 is still unsure."),
+        "actions": ("Q(s, a) of each action: the greedy agent takes the largest. Close bars mean it hardly cares."
+                    if dqn else "pi(a|s): the probability of each action; the greedy agent takes the most probable. A "
+                    "policy near 50/50 is still unsure."),
     }
     if cartpole:
         guide["map"] = (f"Each pixel is one state: the pole's angle (x) and its angular velocity (y), {MAP_AXES[config.env_id].held}. "

@@ -368,9 +368,9 @@ def checkpoint_curve(episodes: pd.DataFrame, checkpoint_steps: Sequence[int], ch
 
 def episode_timeline(steps: Sequence[int], values: Sequence[float], returns_to_go: Sequence[float],
                      td_errors: Sequence[float], advantages: Sequence[float] | None, rewards: Sequence[float],
-                     t: int, value_label: str) -> go.Figure:
-    """Two panels over the episode's steps, a cursor at ``t``: V(s_t) against the return from t (top);
-    TD error, advantage and reward (bottom). ``advantages`` None leaves it out (DQN)."""
+                     value_label: str) -> go.Figure:
+    """Two panels over the episode's steps: V(s_t) against the return from t (top); TD error, advantage
+    and reward (bottom). ``advantages`` None leaves it out (DQN). A click on the V(s_t) line selects a step."""
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.55, 0.45])
     lines = [(values, value_label, _VALUE_COLOR, 1), (returns_to_go, "return from t (collected)", _RETURN_COLOR, 1),
              (td_errors, "TD error", _TD_COLOR, 2), (rewards, "reward r_t", _REWARD_COLOR, 2)]
@@ -379,26 +379,13 @@ def episode_timeline(steps: Sequence[int], values: Sequence[float], returns_to_g
     for series, name, color, row in lines:
         figure.add_trace(go.Scatter(x=list(steps), y=list(series), mode="lines", name=name, line=dict(color=color, width=2),
                                     hovertemplate=f"t = %{{x}}<br>{name} %{{y:.3g}}<extra></extra>"), row=row, col=1)
-    for row in (1, 2):
-        figure.add_vline(x=t, line=_CURSOR, row=row, col=1)
+    # Plotly selects markers only: small dots on V(s_t) take the click (and keep their look once one is selected).
+    figure.data[0].update(mode="lines+markers", marker=dict(size=4), unselected=dict(marker=dict(opacity=1)))
     figure.update_yaxes(title_text="return", row=1, col=1)
     figure.update_yaxes(title_text="per step", row=2, col=1)
     figure.update_xaxes(title_text="step t of the episode", row=2, col=1)
-    figure.update_layout(height=380, margin=dict(l=10, r=10, t=10, b=10), hovermode="x unified",
+    figure.update_layout(height=380, margin=dict(l=10, r=10, t=10, b=10), hovermode="closest", clickmode="event+select",
                          legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), uirevision="keep")
-    return figure
-
-
-def action_bars(outputs: Sequence[float], names: Sequence[str], taken: int, title: str) -> go.Figure:
-    """One bar per action, the taken one outlined and darker."""
-    colors = ["#1d4ed8" if action == taken else "#93c5fd" for action in range(len(names))]
-    figure = go.Figure(go.Bar(
-        x=list(names), y=list(outputs), marker=dict(color=colors, line=dict(color="#111827", width=[3 if a == taken else 0
-                                                                                                       for a in range(len(names))])),
-        text=[f"{value:.3g}" for value in outputs], textposition="outside", hovertemplate="%{x}: %{y:.4g}<extra></extra>",
-    ))
-    figure.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), title=dict(text=title, font_size=13),
-                         yaxis=dict(range=[0, 1.15]) if title.startswith("pi") else {}, showlegend=False)
     return figure
 
 

@@ -307,5 +307,15 @@ def test_inside_the_agent_picks_a_checkpoint_by_clicking_the_curve_and_steps_thr
     page.get_by_role("slider").nth(1).focus()
     page.keyboard.press("ArrowRight")
     expect(page.get_by_text("s_1: the state at step 1")).to_be_visible(timeout=WAIT_MS)
-    expect(page.locator(".stPlotlyChart")).to_have_count(4)  # the curve, pi's bars, the timeline and the maps
+    expect(page.get_by_text("push right: pi = ")).to_be_visible()  # pi(a|s_1), one bar per action
+    expect(page.locator(".stPlotlyChart")).to_have_count(3)  # the curve, the timeline and the maps
+    # A click on the timeline's V(s_t) line at step 6 moves t there.
+    point = page.evaluate("""() => {
+        const plot = document.querySelectorAll('.stPlotlyChart .js-plotly-plot')[1];
+        const trace = plot._fullData[0];
+        const xaxis = plot._fullLayout.xaxis, yaxis = plot._fullLayout.yaxis, box = plot.getBoundingClientRect();
+        return {x: box.left + xaxis._offset + xaxis.l2p(trace.x[6]), y: box.top + yaxis._offset + yaxis.l2p(trace.y[6])};
+    }""")
+    page.mouse.click(point["x"], point["y"])
+    expect(page.get_by_text("s_6: the state at step 6")).to_be_visible(timeout=WAIT_MS)
     _no_exception(page)

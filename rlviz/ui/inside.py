@@ -14,14 +14,14 @@ from rlviz.envs import env_info
 from rlviz.feeds import feed
 from rlviz.inside import (ACTION_NAMES, EPISODE_SEED, EpisodeReplay, EpisodeTrace, PolicyMap, checkpoint_agent,
                           episode_trace, policy_map, reading_guide, run_checkpoints)
-from rlviz.plots import action_bars, checkpoint_curve, episode_timeline, readable_number, state_maps
+from rlviz.plots import checkpoint_curve, episode_timeline, readable_number, state_maps
 from rlviz.runs import RunStore
 
 RUN_KEY = "inside:run"
 STEP_KEY = "inside:t"  # one step slider for every episode: t stays put when the checkpoint changes
 PLAYING_KEY = "inside:playing"
 REPLAY_KEY = "inside:replay"  # this session's frame renderer: (episode, EpisodeReplay)
-TIMELINE_KEY = "inside:timeline"  # this session's timeline figure: (episode, go.Figure)
+TIMELINE_KEY = "inside:timeline"  # the timeline chart; in TIMELINE_KEY + ":figure", this session's (episode, go.Figure)
 PLAY_SECONDS = 0.25  # one frame of the playback per tick
 PLAY_TICKS = 120  # a whole episode plays in about this many ticks (30 s), whatever its length
 
@@ -103,6 +103,16 @@ def inside_view(store: RunStore, run_id: str) -> None:
     episode = f"{run_dir}:{step}:{seed}"  # names this episode in the session's renderer and timeline
     st.fragment(_episode_view, run_every=PLAY_SECONDS if playing else None)(config, trace, guide, episode)
 
+    # The whole episode at once, outside the fragment: redrawing this chart at every step took ~0.2 s of
+    # the browser's time (bench/inside_timing.py). Built once per episode; a click on it moves t there.
+    dqn = isinstance(config, DQNConfig)
+    timeline = _session_held(TIMELINE_KEY + ":figure", episode, lambda: episode_timeline(
+        np.arange(trace.length), trace.values, trace.returns_to_go, trace.td_errors, None if dqn else trace.advantages,
+        trace.rewards, "max_a Q(s_t, a)" if dqn else "V(s_t)"))
+    st.plotly_chart(timeline, width="stretch", key=TIMELINE_KEY, on_select=partial(_jump_to_step, TIMELINE_KEY),
+                    selection_mode="points")
+    st.caption(guide["timeline"] + " Click a dot of the blue line to move step t there.")
+
     st.subheader("The value and the policy over the state space")
     st.plotly_chart(_maps_figure(config, trace, maps), width="stretch", key="inside:maps")
     st.caption(guide["map"])
@@ -128,7 +138,7 @@ def _session_held(slot: str, episode: str, make):
 
 
 def _episode_view(config: Config, trace: EpisodeTrace, guide: dict[str, str], episode: str) -> None:
-    """The frame at step t, the numbers at t and the timeline; a fragment, so moving t redraws only this."""
+    """The frame at step t and the numbers at t; a fragment, so moving t redraws only this."""
     last = trace.length - 1
     playing = st.session_state.get(PLAYING_KEY, False)
     wanted = st.session_state.get(STEP_KEY, 0)
@@ -167,23 +177,29 @@ def _episode_view(config: Config, trace: EpisodeTrace, guide: dict[str, str], ep
         for row in range(0, len(tiles), 3):
             for column, (label, number, help_text) in zip(st.columns(3), tiles[row:row + 3]):
                 column.metric(label, "-" if number is None else readable_number(float(number)), help=help_text)
-        outputs = trace.action_outputs[t]
-        title = f"Q(s_{t}, a)" if dqn else f"pi(a | s_{t})"
-        st.plotly_chart(action_bars(outputs.tolist(), names, int(trace.actions[t]), title), width="stretch",
-                        key="inside:bars", config={"displayModeBar": False})
-        st.caption(f"Action taken: **{names[int(trace.actions[t])]}**. " + guide["actions"])
+        _action_bars(trace.action_outputs[t], names, int(trace.actions[t]), t, dqn)
+        st.caption(guide["actions"])
     st.caption(guide["numbers"])
-    # The timeline is built once per episode (Plotly figures are slow to build); a step only moves its cursor.
-    timeline = _session_held(TIMELINE_KEY, episode, lambda: episode_timeline(
-        np.arange(trace.length), trace.values, trace.returns_to_go, trace.td_errors, None if dqn else trace.advantages,
-        trace.rewards, t, value_name))
-    timeline.update_shapes(x0=t, x1=t)
-    st.plotly_chart(timeline, width="stretch", key="inside:timeline")
-    st.caption(guide["timeline"])
-
     if playing and t >= last:  # the episode's end: stop the timer
         st.session_state[PLAYING_KEY] = False
         st.rerun()
+
+
+def _action_bars(outputs: np.ndarray, names: tuple[str, ...], taken: int, t: int, dqn: bool) -> None:
+    """One bar per action: pi(a|s_t), or Q(s_t, a) as a share of the largest |Q|; the taken one says so.
+    Progress bars, not a chart: they redraw at once as t moves."""
+    st.markdown(f"**Q(s_{t}, a)**, bars scaled to the largest" if dqn else f"**pi(a | s_{t})**")
+    largest = max(float(np.abs(outputs).max()), 1e-12)
+    for action, (name, output) in enumerate(zip(names, outputs)):
+        share = abs(float(output)) / largest if dqn else float(output)
+        label = f"{name}: {'Q' if dqn else 'pi'} = {readable_number(float(output))}"
+        st.progress(min(1.0, max(0.0, share)), text=f"**{label} ← taken**" if action == taken else label)
+
+
+def _jump_to_step(chart_key: str) -> None:
+    points = st.session_state[chart_key].selection.points
+    if points:
+        st.session_state[STEP_KEY] = int(points[0]["x"])
 
 
 def _keep_step(slider_key: str) -> None:
