@@ -2,6 +2,7 @@
 executor only runs what it is handed, reports how each job ended, and stops one on request.
 
     LocalExecutor   worker processes on this machine (the default)
+    RayExecutor     actors on a Ray cluster (rlviz.ray_executor; RLVIZ_EXECUTOR=ray, an optional extra)
 
 A fault stays in its job: a worker that dies (an out-of-memory kill, a crash in native code)
 fails only the run it was training, and a new worker takes its place for the next one.
@@ -66,6 +67,37 @@ class Executor(Protocol):
 
     def shutdown(self) -> None:
         """End every job and worker now."""
+
+
+EXECUTOR_ENV = "RLVIZ_EXECUTOR"  # "local" (the default) or "ray"
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def executor_from_env(max_workers: int | None = None) -> Executor:
+    """The executor $RLVIZ_EXECUTOR names: ``local`` (the default) or ``ray`` (the Ray cluster at $RAY_ADDRESS).
+
+    ``max_workers`` caps the jobs that train at once; by default one per core here, one per CPU of
+    the cluster on Ray. Without Ray installed, ``ray`` trains here and ``where`` says why. Raises
+    ValueError for any other name.
+    """
+    kind = os.environ.get(EXECUTOR_ENV, "").strip().lower() or "local"
+    local_slots = max_workers or available_cores()
+    if kind == "local":
+        return LocalExecutor(local_slots)
+    if kind != "ray":
+        raise ValueError(f"{EXECUTOR_ENV} must be local or ray, not {kind!r}")
+    try:
+        from rlviz.ray_executor import RayExecutor  # Ray is an optional extra: imported only when asked for
+    except ImportError as error:
+        return LocalExecutor(local_slots, place=f"on this server ({EXECUTOR_ENV}=ray, but Ray cannot be imported: "
+                                                f"{error}; pip install -r requirements-ray.txt)")
+    return RayExecutor(max_jobs=max_workers, local_slots=local_slots)
 
 
 # --- the local executor ---------------------------------------------------------------------------
@@ -154,8 +186,9 @@ class LocalExecutor:
     idle server holds no worker's memory.
     """
 
-    def __init__(self, slots: int) -> None:
+    def __init__(self, slots: int, place: str = "on this server") -> None:
         self.slots = slots
+        self.place = place  # what ``where`` says
         self._workers: list[_Worker] = []
         self._ended: list[JobEnded] = []
         self._lock = threading.Lock()
@@ -237,7 +270,7 @@ class LocalExecutor:
             return {worker.run_id: worker.process.pid for worker in self._workers if worker.run_id is not None}
 
     def where(self, run_id: str) -> str:
-        return "on this server"
+        return self.place
 
     def shutdown(self) -> None:
         with self._lock:

@@ -32,9 +32,9 @@ from typing import Any, Callable
 
 from rlviz.config import Config, ConfigError, config_from_dict
 from rlviz.estimate import EarlierRun, earlier_run_from_summary, typical_steps_per_second
-from rlviz.executors import Executor, Job, JobEnded, LocalExecutor
-from rlviz.rundir import (LOCK_FILE, RunDirError, damage, is_being_written, read_json, read_status, write_run,
-                          write_status)
+from rlviz.executors import Executor, Job, JobEnded, LocalExecutor, available_cores
+from rlviz.rundir import (INCOMING_FILE, LOCK_FILE, RunDirError, damage, is_being_written, read_json, read_status,
+                          write_run, write_status)
 
 RUNS_DIR_ENV = "RLVIZ_RUNS_DIR"
 TERMINAL_STATES = ("finished", "stopped", "failed", "diverged")
@@ -57,13 +57,6 @@ class QueueFull(RunStoreError):
 def default_runs_dir() -> Path:
     """Where runs persist: $RLVIZ_RUNS_DIR, else ~/.cache/rlviz/runs."""
     return Path(os.environ.get(RUNS_DIR_ENV) or Path.home() / ".cache" / "rlviz" / "runs")
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def new_session_id() -> str:
@@ -589,7 +582,7 @@ def bundle_zip(run_dir: Path) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(run_dir.rglob("*")):
-            if path.is_file() and path.name not in (LOCK_FILE, "status.json.tmp"):
+            if path.is_file() and path.name not in (LOCK_FILE, INCOMING_FILE, "status.json.tmp"):
                 archive.write(path, f"{run_dir.name}/{path.relative_to(run_dir)}")
     return buffer.getvalue()
 

@@ -6,6 +6,7 @@ import os
 
 import streamlit as st
 
+from rlviz.executors import executor_from_env
 from rlviz.runs import SESSION_ID, RunStore, RunStoreError, default_runs_dir, new_session_id
 
 MAX_WORKERS_ENV = "RLVIZ_MAX_WORKERS"
@@ -24,8 +25,13 @@ def get_store() -> RunStore:
 
 @st.cache_resource(show_spinner=False)
 def _store(root: str, max_workers: int | None) -> RunStore:
-    """One store per server. Its workers start when the first run needs them, not before."""
-    return RunStore(root, max_workers=max_workers)
+    """One store per server, training where $RLVIZ_EXECUTOR says (see rlviz.executors.executor_from_env).
+    Its workers start when the first run needs them, not before."""
+    try:
+        executor = executor_from_env(max_workers)
+    except ValueError as error:
+        raise RunStoreError(str(error)) from None
+    return RunStore(root, max_workers=max_workers, executor=executor)
 
 
 def store_or_stop() -> RunStore:
