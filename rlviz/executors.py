@@ -106,17 +106,20 @@ IDLE_WORKER_SECONDS = 600.0  # an idle worker exits after this long: its memory 
 WORKER_NICE = 10  # training is batch work: a student's click on the server must not wait behind it
 
 
-def lower_priority(nice: int = WORKER_NICE) -> None:
+def lower_priority(nice: int = WORKER_NICE, group: bool = True) -> None:
     """Give this process's CPU to the server first when both want it.
 
     Two knobs, because Linux schedules by session group first (kernel.sched_autogroup_enabled)
     and a worker runs in a session of its own: the process's nice value, and its group's
     (/proc/self/autogroup). Both only matter under contention: an idle server costs nothing.
+    ``group=False`` leaves the group alone, for a process whose session others share (a Ray
+    worker's is Ray's, and the app's own when the app started the Ray cluster).
     """
     with contextlib.suppress(OSError):
         os.setpriority(os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0), nice))
-    with contextlib.suppress(OSError):  # absent where the kernel has no autogroups
-        Path("/proc/self/autogroup").write_text(str(nice))
+    if group:
+        with contextlib.suppress(OSError):  # absent where the kernel has no autogroups
+            Path("/proc/self/autogroup").write_text(str(nice))
 
 
 def _signal_name(exitcode: int | None) -> str:

@@ -77,7 +77,7 @@ class RunTrainer:
     """A Ray actor that trains the jobs it is handed, one at a time, in a scratch run directory on its node."""
 
     def __init__(self) -> None:
-        lower_priority()  # a node may also serve other work
+        lower_priority(group=False)  # a node may also serve other work (the app itself, on a cluster it started)
         self.run_dir: Path | None = None
         self.changes: RunDirChanges | None = None
         self.thread: threading.Thread | None = None

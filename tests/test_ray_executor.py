@@ -23,6 +23,7 @@ ray = pytest.importorskip("ray")
 import torch  # noqa: E402
 
 from rlviz.config import make_config  # noqa: E402
+from rlviz.executors import WORKER_NICE  # noqa: E402
 from rlviz.feeds import RunFeed  # noqa: E402
 from rlviz.ray_executor import RayExecutor, connect  # noqa: E402
 from rlviz.rundir import checkpoints, read_events  # noqa: E402
@@ -103,6 +104,7 @@ def test_a_run_on_ray_writes_what_a_local_run_writes(cluster, tmp_path):
 
 def test_stop_reaches_a_run_on_the_cluster(cluster, tmp_path):
     store = RunStore(tmp_path / "runs", executor=RayExecutor())
+    own_group = open("/proc/self/autogroup").read() if os.path.exists("/proc/self/autogroup") else None
     try:
         run_id = store.submit(long_run(), "alice").run_id
         wait_for_progress(store, run_id, seconds=300)
@@ -110,6 +112,11 @@ def test_stop_reaches_a_run_on_the_cluster(cluster, tmp_path):
         while not store.status(run_id).where.startswith("on the cluster, node "):
             assert time.monotonic() < deadline, store.status(run_id).where
             time.sleep(0.05)
+        # The Ray worker trains at a lower priority, without lowering its session's group: on a local
+        # cluster that group is this process's (the app's).
+        assert os.getpriority(os.PRIO_PROCESS, store.executor.worker_pids()[run_id]) >= WORKER_NICE
+        if own_group is not None:
+            assert open("/proc/self/autogroup").read() == own_group
         store.stop(run_id, "alice")
         stopped = wait_for(store, run_id, {"stopped", "failed"}, seconds=120)
         assert stopped.state == "stopped" and 0 < stopped.env_steps < 300_000
