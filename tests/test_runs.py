@@ -295,3 +295,20 @@ def test_a_diverging_run_ends_as_diverged_with_its_step_and_is_cached(store):
     assert status.state == "diverged" and 0 < status.env_steps < 50_000
     assert f"Diverged at step {status.env_steps:,}" in status.error and "learning rate" in status.error
     assert store.submit(diverging, "bob").cached, "the same config would diverge the same way: no need to retrain"
+
+
+def test_the_executor_is_chosen_by_rlviz_executor(monkeypatch):
+    from rlviz.executors import EXECUTOR_ENV, LocalExecutor, executor_from_env
+
+    monkeypatch.delenv(EXECUTOR_ENV, raising=False)
+    default = executor_from_env(3)
+    assert isinstance(default, LocalExecutor) and default.slots == 3 and default.where("x") == "on this server"
+    monkeypatch.setenv(EXECUTOR_ENV, "spark")
+    with pytest.raises(ValueError, match="must be local or ray"):
+        executor_from_env()
+    # Without Ray installed, "ray" trains here and says why.
+    monkeypatch.setenv(EXECUTOR_ENV, "ray")
+    monkeypatch.setitem(sys.modules, "ray", None)
+    monkeypatch.delitem(sys.modules, "rlviz.ray_executor", raising=False)
+    fallback = executor_from_env(1)
+    assert isinstance(fallback, LocalExecutor) and "requirements-ray.txt" in fallback.where("x")
