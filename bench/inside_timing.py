@@ -4,7 +4,7 @@
 
 For the run: moves the checkpoint slider one checkpoint back (keyboard) and times until its episode
 shows (the new "Checkpoint at step ..." line, the frame of the new episode loaded, Streamlit's script
-run over and the browser painted); then moves the step slider one step on and times the same until
+run over and the browser painted); then moves the step slider one step on (back, at the episode's end) and times the same until
 the new frame and its numbers and charts are drawn. Start a fresh server first: a checkpoint seen
 before comes from the cache. Prints each time, then the median and max.
 """
@@ -22,11 +22,12 @@ IDLE = """() => document.querySelector('[data-testid="stApp"]')?.getAttribute('d
 PAINTED = """() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => done(true))))"""
 
 
-def wait_until(page, script: str, arg=None, timeout: float = 120.0) -> None:
+def wait_until(page, script: str, arg=None, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not page.evaluate(script, arg):
         if time.monotonic() > deadline:
-            raise TimeoutError(script)
+            page.screenshot(path="/tmp/inside_timing_timeout.png", full_page=True)
+            raise TimeoutError(f"{script} (arg {arg!r}); the page is in /tmp/inside_timing_timeout.png")
         time.sleep(0.005)
 
 
@@ -58,22 +59,25 @@ def main() -> None:
         settled(page)
         checkpoint_times, step_times = [], []
         for _ in range(args.repeats):
-            before = page.get_by_text("Checkpoint at step").first.inner_text()
+            before = page.locator("p", has_text="Checkpoint at step").first.inner_text()
             page.get_by_role("slider").nth(0).focus()
             start = time.perf_counter()
             page.keyboard.press("ArrowLeft")
-            wait_until(page, """(before) => { const p = [...document.querySelectorAll('p')].find(e => e.innerText.startsWith('Checkpoint at step'));
-                                              return p && p.innerText !== before; }""", before)
-            settled(page)
-            length = page.locator("p", has_text="Checkpoint at step").first.inner_text().split(" lasted ")[1].split(" ")[0]
-            wait_until(page, """(length) => { const c = document.querySelector('[data-testid="stImageCaption"]');
-                                              return c && c.innerText.endsWith(' of ' + length); }""", length)
+            # Shown: a new checkpoint line, and the frame's caption of that checkpoint's episode ("... of N").
+            wait_until(page, """(before) => {
+                const line = [...document.querySelectorAll('p')].find(e => e.innerText.startsWith('Checkpoint at step'));
+                const caption = document.querySelector('[data-testid="stImageCaption"]');
+                if (!line || !caption || line.innerText === before) return false;
+                const length = line.innerText.split(' lasted ')[1].split(' ')[0];
+                return caption.innerText.endsWith(' of ' + length);
+            }""", before)
             settled(page)
             checkpoint_times.append(time.perf_counter() - start)
-            frame_before = caption_of_frame(page)
+            frame_before = caption_of_frame(page)  # "s_7: the state at step 7 of 183"
+            t, length = int(frame_before.split(":")[0][2:]), int(frame_before.rsplit(" ", 1)[1])
             page.get_by_role("slider").nth(1).focus()
             start = time.perf_counter()
-            page.keyboard.press("ArrowRight")
+            page.keyboard.press("ArrowRight" if t < length - 1 else "ArrowLeft")  # one step, within the episode
             wait_until(page, """(before) => { const c = document.querySelector('[data-testid="stImageCaption"]');
                                               return c && c.innerText !== before; }""", frame_before)
             settled(page)

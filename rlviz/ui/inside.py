@@ -21,7 +21,10 @@ RUN_KEY = "inside:run"
 STEP_KEY = "inside:t"  # one step slider for every episode: t stays put when the checkpoint changes
 PLAYING_KEY = "inside:playing"
 REPLAY_KEY = "inside:replay"  # this session's frame renderer: (episode, EpisodeReplay)
-TIMELINE_KEY = "inside:timeline"  # the timeline chart; in TIMELINE_KEY + ":figure", this session's (episode, go.Figure)
+# The timeline and the maps charts; in KEY + ":figure", this session's (episode, go.Figure): a figure is
+# built once per episode (Plotly takes ~0.1 s to build each), not again when a click on the timeline reruns the page.
+TIMELINE_KEY = "inside:timeline"
+MAPS_KEY = "inside:maps"
 PLAY_SECONDS = 0.25  # one frame of the playback per tick
 PLAY_TICKS = 120  # a whole episode plays in about this many ticks (30 s), whatever its length
 
@@ -114,7 +117,8 @@ def inside_view(store: RunStore, run_id: str) -> None:
     st.caption(guide["timeline"] + " Click a dot of the blue line to move step t there.")
 
     st.subheader("The value and the policy over the state space")
-    st.plotly_chart(_maps_figure(config, trace, maps), width="stretch", key="inside:maps")
+    maps_figure = _session_held(MAPS_KEY + ":figure", episode, lambda: _maps_figure(config, trace, maps))
+    st.plotly_chart(maps_figure, width="stretch", key=MAPS_KEY)
     st.caption(guide["map"])
 
 
