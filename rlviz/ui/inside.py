@@ -59,11 +59,11 @@ def _run_name(store: RunStore, run_id: str) -> str:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def inspect_checkpoint(run_dir: str, weights: str, written_ns: int, step: int, seed: int) -> tuple[Config, EpisodeTrace, PolicyMap]:
+def inspect_checkpoint(run_dir: str, weights: str, written_ns: int, step: int, seed: int) -> tuple[EpisodeTrace, PolicyMap]:
     """One checkpoint's greedy episode and maps, shared by every session. ``written_ns``, the file's
     modification time, is part of the key: a stopped run trained again rewrites its checkpoints."""
     config, agent = checkpoint_agent(Path(run_dir), Path(weights))
-    return config, episode_trace(config, agent, step, seed), policy_map(config, agent)
+    return episode_trace(config, agent, step, seed), policy_map(config, agent)
 
 
 def inside_view(store: RunStore, run_id: str) -> None:
@@ -93,12 +93,15 @@ def inside_view(store: RunStore, run_id: str) -> None:
     seed = seed_column.number_input("Start state (seed)", 0, 9_999, EPISODE_SEED, key="inside:seed",
                                     help="The episode's reset seed: every checkpoint plays from this same start.")
     st.caption(guide["checkpoints"])
+    if store.status(run_id).state == "diverged":
+        st.warning("This run diverged: the checkpoints after its values or gradients turned non-finite show NaN. "
+                   "The earlier ones show how it got there.", icon=":material/trending_up:")
     if len(points) == 1:
         st.caption("This run was trained before rlviz kept checkpoints: only its final weights are here. Train it again "
                    "to scrub through its training.")
 
     weights = dict(points)[step]
-    config, trace, maps = inspect_checkpoint(str(run_dir), str(weights), weights.stat().st_mtime_ns, step, int(seed))
+    trace, maps = inspect_checkpoint(str(run_dir), str(weights), weights.stat().st_mtime_ns, step, int(seed))
     st.markdown(f"**Checkpoint at step {step:,}**: the greedy policy's episode from seed {seed} lasted "
                 f"{trace.length} steps and returned {trace.episode_return:.1f} "
                 f"({'it ended in a terminal state' if trace.terminated else 'the time limit cut it'}).")
