@@ -11,14 +11,20 @@ and timed apart). ``--repeats`` alternates the two, so a load that drifts hits b
 
 Reports each pass's wall time (first submit to last run ended, workers or actors started on first
 need in both), the median training speed of its runs (from their summaries: it shows whether the
-machine was as busy for both), Ray's overhead per run (the extra wall time x slots / runs), and
+runs got as much CPU in both) and the load average after it, Ray's overhead per run (the extra wall time x slots / runs), and
 this process's resident memory before Ray and with it connected (what the app's server adds).
 Prints markdown.
+
+On a machine busy with other work the two executors do not get the same share of the CPU: a local
+worker runs at nice 10 in a scheduling group of its own (rlviz.executors.lower_priority), while a
+Ray actor runs at nice 10 inside the group of this process, whose session Ray's processes share.
+Compare passes whose runs trained at about the same steps/s.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -41,8 +47,9 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def one_pass(store: RunStore, runs: int, steps: int) -> tuple[float, float]:
-    """Train the runs through ``store``; returns the wall seconds and the runs' median steps/s."""
+def one_pass(store: RunStore, runs: int, steps: int) -> tuple[float, float, float]:
+    """Train the runs through ``store``; returns the wall seconds, the runs' median steps/s and the
+    machine's load average (1 minute) at the end."""
     configs = [make_config("a2c", "CartPole-v1", seed=seed, total_steps=steps, stop_when_solved=False)
                for seed in range(runs)]
     started = time.perf_counter()
@@ -56,7 +63,7 @@ def one_pass(store: RunStore, runs: int, steps: int) -> tuple[float, float]:
     if failed:
         raise SystemExit("runs did not finish:\n" + "\n".join(failed))
     speeds = [read_json(store.run_dir(run_id) / "summary.json")["steps_per_second"] for run_id in run_ids]
-    return wall, statistics.median(speeds)
+    return wall, statistics.median(speeds), os.getloadavg()[0]
 
 
 def main() -> None:
@@ -68,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
 
     rss_before_ray = rss_mb()
-    rows: list[tuple[str, float, float]] = []
+    rows: list[tuple[str, float, float, float]] = []
     ray_start_seconds = rss_with_ray = float("nan")
     with tempfile.TemporaryDirectory(prefix="rlviz-ray-bench-") as root:
         for repeat in range(args.repeats):
@@ -95,12 +102,12 @@ def main() -> None:
 
     print(f"{args.runs} runs of a2c CartPole-v1, {args.steps:,} steps each (videos and evaluation included), "
           f"{args.slots} at a time; Ray's cluster start-up, not counted below: {ray_start_seconds:.1f} s\n")
-    print("| executor | pass | wall time (s) | median steps/s of the runs |")
-    print("| --- | ---: | ---: | ---: |")
-    for index, (name, wall, speed) in enumerate(rows):
-        print(f"| {name} | {index // 2 + 1} | {wall:.1f} | {speed:,.0f} |")
-    local_wall = statistics.median(wall for name, wall, _ in rows if name == "local pool")
-    ray_wall = statistics.median(wall for name, wall, _ in rows if name != "local pool")
+    print("| executor | pass | wall time (s) | median steps/s of the runs | load average after |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for index, (name, wall, speed, load) in enumerate(rows):
+        print(f"| {name} | {index // 2 + 1} | {wall:.1f} | {speed:,.0f} | {load:.1f} |")
+    local_wall = statistics.median(row[1] for row in rows if row[0] == "local pool")
+    ray_wall = statistics.median(row[1] for row in rows if row[0] != "local pool")
     print(f"\nRay / local wall time (medians): {ray_wall / local_wall:.3f} "
           f"({100 * (ray_wall / local_wall - 1):+.1f} %); Ray's overhead per run: "
           f"{(ray_wall - local_wall) * args.slots / args.runs:+.2f} s")
