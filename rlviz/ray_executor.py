@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 
 
 def connect(**init_options: Any) -> None:
-    """Join the Ray cluster at $RAY_ADDRESS (a new local one without it) unless this process already has.
+    """Join the Ray cluster at $RAY_ADDRESS unless this process already has (without it, start one here:
+    for tests and benchmarks, from their main thread).
 
     rlviz travels with the job (Ray's ``py_modules``), so every node trains this server's version.
     """
@@ -132,7 +133,7 @@ class _Trainer:
 class RayExecutor:
     """Runs on a Ray cluster, one actor per job at a time, at most ``max_jobs`` at once (default: the
     cluster's CPUs / ``cpus_per_run``). ``local_slots`` sizes this server's pool for when the cluster
-    cannot be reached. ``init_options`` go to ``ray.init`` (a test's ``num_cpus=2``)."""
+    cannot be reached. ``init_options`` go to ``ray.init`` if this process has not joined Ray yet."""
 
     def __init__(self, max_jobs: int | None = None, cpus_per_run: float = 1.0, local_slots: int = 1,
                  **init_options: Any) -> None:
@@ -147,12 +148,17 @@ class RayExecutor:
         self._lock = threading.Lock()
         self._closed = False
         try:
+            if not ray.is_initialized() and "address" not in init_options and not os.environ.get("RAY_ADDRESS"):
+                # A cluster started here would belong to the thread that started it (a Streamlit script
+                # run, which soon ends): Ray stops its processes with that thread, and then this process.
+                raise ConnectionError("RAY_ADDRESS is not set")
             connect(**init_options)
             self._cluster_cpus = ray.cluster_resources().get("CPU", 0.0)
             self._remote_trainer = ray.remote(RunTrainer).options(num_cpus=cpus_per_run)
         except Exception as error:  # refused, unreachable, misconfigured: the app goes on without it
-            self._lose_cluster(f"the Ray cluster at {os.environ.get('RAY_ADDRESS', 'RAY_ADDRESS')} cannot be reached",
-                               error)
+            address = os.environ.get("RAY_ADDRESS")
+            self._lose_cluster(f"the Ray cluster at {address} cannot be reached" if address else
+                               "RLVIZ_EXECUTOR=ray, but RAY_ADDRESS does not say where the Ray cluster is", error)
         self._copier = threading.Thread(target=self._copy_loop, daemon=True, name="rlviz-ray-copier")
         self._copier.start()
         atexit.register(self.shutdown)

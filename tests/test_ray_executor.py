@@ -157,3 +157,16 @@ def test_when_the_cluster_goes_away_the_app_trains_on_its_own_workers(cluster, t
         assert wait_for(store, here, {"finished", "failed"}, seconds=300).state == "finished"
     finally:
         store.shutdown()
+
+
+def test_without_ray_address_the_app_trains_here_and_says_why(monkeypatch, tmp_path):
+    # Not a cluster started by the app: Ray would tie it to the thread that started it, a Streamlit script run.
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    ray.shutdown()
+    executor = RayExecutor(local_slots=1)
+    try:
+        assert not ray.is_initialized()
+        assert executor.where("x") == "on this server (RLVIZ_EXECUTOR=ray, but RAY_ADDRESS does not say where " \
+                                      "the Ray cluster is)"
+    finally:
+        executor.shutdown()
