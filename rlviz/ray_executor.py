@@ -70,8 +70,9 @@ def actor_death_message(error: BaseException, host: str | None) -> str:
     """What the page says when the Ray worker training a run died (its process, or its whole node)."""
     lines = str(error).splitlines()
     reason = next((line.strip() for line in lines if line.strip().startswith("The actor is dead because")), "")
+    reason = reason.split(". ")[0].rstrip(".").replace("The actor is dead because ", "")  # its first sentence, no ids
     on = f" on node {host}" if host else ""
-    return f"the Ray worker training this run{on} died" + (f" ({reason.rstrip('.')})" if reason else "")
+    return f"the Ray worker training this run{on} died" + (f" ({reason})" if reason else "")
 
 
 class RunTrainer:
