@@ -441,7 +441,7 @@ def test_the_trained_on_column_is_the_dqn_target_of_each_transition():
 
 @pytest.mark.parametrize("algo, kind, n, lam", [("dqn", "dqn", 1, None), ("td-ac", "rollout", 1, 0.0),
                                                 ("a2c-1step", "rollout", 1, 0.0), ("nstep-ac", "n-step", 8, None),
-                                                ("a2c", "rollout", 5, 1.0), ("ppo", "rollout", 32, 0.8)])
+                                                ("a2c", "rollout", 5, 1.0), ("ppo", "rollout", 32, 0.95)])
 def test_each_preset_starts_the_page_at_its_own_estimator(algo, kind, n, lam):
     config = make_config(algo)
     run = theory.run_targets(config)
