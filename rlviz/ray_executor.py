@@ -203,6 +203,7 @@ class RayExecutor:
             for trainer in self._trainers:
                 if trainer.job is not None and trainer.job.run_id == run_id:
                     with contextlib.suppress(*RAY_GONE):  # a dead actor's job ends through the copier
+                        check_connected()
                         trainer.actor.stop.remote()
 
     def poll(self) -> list[JobEnded]:
@@ -268,6 +269,7 @@ class RayExecutor:
             return False
         pending = [trainer.pending for trainer in busy]
         ray.wait(pending, num_returns=1, timeout=2 * COPY_SECONDS)  # until the first answer
+        check_connected()  # the connection may have been shut down meanwhile
         ready, _ = ray.wait(pending, num_returns=len(pending), timeout=0)  # and every other one already in
         for trainer in busy:
             if trainer.host is None and ray.wait([trainer.node], timeout=0)[0]:
@@ -308,6 +310,7 @@ class RayExecutor:
             if retire:
                 self._trainers.remove(trainer)
                 with contextlib.suppress(*RAY_GONE):
+                    check_connected()
                     ray.kill(trainer.actor)
 
     def _lose_cluster(self, problem: str, error: BaseException) -> None:
@@ -334,6 +337,7 @@ class RayExecutor:
             if trainer.lock is not None:
                 trainer.lock.release()
             with contextlib.suppress(*RAY_GONE):  # the cluster may be gone already
+                check_connected()
                 ray.kill(trainer.actor)
         if local is not None:
             local.shutdown()
