@@ -150,8 +150,8 @@ class RayExecutor:
         self._closed = False
         try:
             if not ray.is_initialized() and "address" not in init_options and not os.environ.get("RAY_ADDRESS"):
-                # A cluster started here would belong to the thread that started it (a Streamlit script
-                # run, which soon ends): Ray stops its processes with that thread, and then this process.
+                # Not a cluster of our own: started from a Streamlit script run, its processes died within
+                # a minute (seen under AppTest), and Ray ends a driver whose cluster is gone: the app with it.
                 raise ConnectionError("RAY_ADDRESS is not set")
             connect(**init_options)
             self._cluster_cpus = ray.cluster_resources().get("CPU", 0.0)

@@ -160,7 +160,7 @@ def test_when_the_cluster_goes_away_the_app_trains_on_its_own_workers(cluster, t
 
 
 def test_without_ray_address_the_app_trains_here_and_says_why(monkeypatch, tmp_path):
-    # Not a cluster started by the app: Ray would tie it to the thread that started it, a Streamlit script run.
+    # The app does not start a cluster of its own: from a Streamlit script run it died, and the app with it.
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     ray.shutdown()
     executor = RayExecutor(local_slots=1)
