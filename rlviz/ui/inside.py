@@ -101,12 +101,13 @@ def inside_view(store: RunStore, run_id: str) -> None:
                    "to scrub through its training.")
 
     weights = dict(points)[step]
-    trace, maps = inspect_checkpoint(str(run_dir), str(weights), weights.stat().st_mtime_ns, step, int(seed))
+    written_ns = weights.stat().st_mtime_ns
+    trace, maps = inspect_checkpoint(str(run_dir), str(weights), written_ns, step, int(seed))
     st.markdown(f"**Checkpoint at step {step:,}**: the greedy policy's episode from seed {seed} lasted "
                 f"{trace.length} steps and returned {trace.episode_return:.1f} "
                 f"({'it ended in a terminal state' if trace.terminated else 'the time limit cut it'}).")
     playing = st.session_state.get(PLAYING_KEY, False)
-    episode = f"{run_dir}:{step}:{seed}"  # names this episode in the session's renderer and timeline
+    episode = f"{run_dir}:{step}:{written_ns}:{seed}"  # names this episode in the session's renderer and figures
     st.fragment(_episode_view, run_every=PLAY_SECONDS if playing else None)(config, trace, guide, episode)
 
     # The whole episode at once, outside the fragment: redrawing this chart at every step took ~0.2 s of
