@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import torch
 
-from rlviz.agents import Agent, load_agent
-from rlviz.config import Config, DQNConfig, config_from_dict
+from rlviz.agents import Agent
+from rlviz.config import Config, DQNConfig
 from rlviz.envs import make_env
 from rlviz.returns import gae, td_errors
 from rlviz.rundir import checkpoints
@@ -40,12 +39,6 @@ def run_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     summary = run_dir / "summary.json"
     last_step = json.loads(summary.read_text()).get("env_steps", 0) if summary.exists() else 0
     return [(int(last_step), run_dir / "model.pt")]
-
-
-def checkpoint_agent(run_dir: Path, weights: Path) -> tuple[Config, Agent]:
-    """The run's config and its agent with the weights of one checkpoint file."""
-    config = config_from_dict(json.loads((run_dir / "config.json").read_text()))
-    return config, load_agent(config, torch.load(weights, map_location="cpu", weights_only=True))
 
 
 class EpisodeTrace(NamedTuple):

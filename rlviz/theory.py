@@ -100,10 +100,11 @@ def train_agent(config: Config) -> tuple[Agent, Finished]:
 
 # --- playing episodes ----------------------------------------------------------------------------
 
-def load_run_agent(run_dir: Path) -> tuple[Config, Agent]:
-    """The config and trained agent of a finished run directory (config.json + model.pt)."""
+def load_run_agent(run_dir: Path, weights: Path | None = None) -> tuple[Config, Agent]:
+    """The config and agent of a run directory: its config.json with its final weights (model.pt), or
+    with ``weights``, one of its checkpoints (``rlviz.rundir.checkpoints``)."""
     config = config_from_dict(json.loads((Path(run_dir) / "config.json").read_text()))
-    state = torch.load(Path(run_dir) / "model.pt", map_location="cpu", weights_only=True)
+    state = torch.load(weights or Path(run_dir) / "model.pt", map_location="cpu", weights_only=True)
     return config, load_agent(config, state)
 
 

@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from rlviz.config import make_config
-from rlviz.inside import (MAP_AXES, EpisodeReplay, checkpoint_agent, episode_trace, policy_map, run_checkpoints)
+from rlviz.inside import MAP_AXES, EpisodeReplay, episode_trace, policy_map, run_checkpoints
 from rlviz.rundir import write_run
+from rlviz.theory import load_run_agent
 from rlviz.trainer import train
 
 
@@ -24,7 +25,7 @@ def run(request, tmp_path_factory):
 
 def final_trace(run_dir, seed=0):
     step, weights = run_checkpoints(run_dir)[-1]
-    config, agent = checkpoint_agent(run_dir, weights)
+    config, agent = load_run_agent(run_dir, weights)
     return config, agent, episode_trace(config, agent, step, seed)
 
 
@@ -117,8 +118,8 @@ def test_the_map_is_the_networks_outputs_on_states_varied_along_two_dimensions(r
 def test_an_early_checkpoint_differs_from_the_last(run):
     run_dir, _ = run
     points = run_checkpoints(run_dir)
-    config, first_agent = checkpoint_agent(run_dir, points[0][1])
-    _, last_agent = checkpoint_agent(run_dir, points[-1][1])
+    config, first_agent = load_run_agent(run_dir, points[0][1])
+    _, last_agent = load_run_agent(run_dir, points[-1][1])
     start = episode_trace(config, first_agent, points[0][0]).observations[:1]
     assert not np.allclose(first_agent.action_outputs(start), last_agent.action_outputs(start))
 

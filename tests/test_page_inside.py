@@ -4,9 +4,10 @@ import pytest
 from apptest_helpers import open_page, shut_the_page_store
 
 from rlviz.config import make_config
-from rlviz.inside import checkpoint_agent, episode_trace, run_checkpoints
+from rlviz.inside import episode_trace, run_checkpoints
 from rlviz.plots import readable_number
 from rlviz.rundir import write_run, write_status
+from rlviz.theory import load_run_agent
 from rlviz.trainer import train
 
 PAGE = "pages/inside.py"
@@ -27,7 +28,7 @@ def finished_run(runs_dir):
 
 def trace_at(run_dir, index):
     step, weights = run_checkpoints(run_dir)[index]
-    config, agent = checkpoint_agent(run_dir, weights)
+    config, agent = load_run_agent(run_dir, weights)
     return episode_trace(config, agent, step)
 
 

@@ -12,10 +12,20 @@ import streamlit as st
 from rlviz.config import Config, ConfigError, DQNConfig, run_label
 from rlviz.envs import env_info
 from rlviz.feeds import feed
-from rlviz.inside import (ACTION_NAMES, EPISODE_SEED, EpisodeReplay, EpisodeTrace, PolicyMap, checkpoint_agent,
-                          episode_trace, policy_map, reading_guide, run_checkpoints)
+from rlviz.inside import (
+    ACTION_NAMES,
+    EPISODE_SEED,
+    EpisodeReplay,
+    EpisodeTrace,
+    PolicyMap,
+    episode_trace,
+    policy_map,
+    reading_guide,
+    run_checkpoints,
+)
 from rlviz.plots import checkpoint_curve, episode_timeline, readable_number, state_maps
 from rlviz.runs import RunStore
+from rlviz.theory import load_run_agent
 
 RUN_KEY = "inside:run"
 STEP_KEY = "inside:t"  # one step slider for every episode: t stays put when the checkpoint changes
@@ -62,7 +72,7 @@ def _run_name(store: RunStore, run_id: str) -> str:
 def inspect_checkpoint(run_dir: str, weights: str, written_ns: int, step: int, seed: int) -> tuple[EpisodeTrace, PolicyMap]:
     """One checkpoint's greedy episode and maps, shared by every session. ``written_ns``, the file's
     modification time, is part of the key: a stopped run trained again rewrites its checkpoints."""
-    config, agent = checkpoint_agent(Path(run_dir), Path(weights))
+    config, agent = load_run_agent(Path(run_dir), Path(weights))
     return episode_trace(config, agent, step, seed), policy_map(config, agent)
 
 
