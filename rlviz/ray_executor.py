@@ -43,14 +43,22 @@ RAY_GONE = (Exception, SystemExit)
 log = logging.getLogger(__name__)
 
 
+def runtime_env(init_options: dict[str, Any]) -> dict[str, Any] | None:
+    """What travels with the job: rlviz itself to a cluster elsewhere (Ray's ``py_modules``), so every node
+    trains this server's version. A cluster this process starts runs its workers here, in this directory,
+    with it on their path (Ray's rule for a driver's working directory): from the repository rlviz is there
+    already, and shipping it would cost every new actor a fresh worker process (1.2 s, bench/RESULTS.md)."""
+    started_here = "address" not in init_options and not os.environ.get("RAY_ADDRESS")
+    if started_here and Path.cwd().resolve() == Path(PACKAGE_DIR).parent:
+        return None
+    return {"py_modules": [PACKAGE_DIR]}
+
+
 def connect(**init_options: Any) -> None:
     """Join the Ray cluster at $RAY_ADDRESS unless this process already has (without it, start one here:
-    for tests and benchmarks, from their main thread).
-
-    rlviz travels with the job (Ray's ``py_modules``), so every node trains this server's version.
-    """
+    for tests and benchmarks, from their main thread)."""
     if not ray.is_initialized():
-        ray.init(runtime_env={"py_modules": [PACKAGE_DIR]}, **init_options)
+        ray.init(runtime_env=runtime_env(init_options), **init_options)
 
 
 def check_connected() -> None:

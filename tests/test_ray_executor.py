@@ -25,7 +25,7 @@ import torch  # noqa: E402
 from rlviz.config import make_config  # noqa: E402
 from rlviz.executors import WORKER_NICE  # noqa: E402
 from rlviz.feeds import RunFeed  # noqa: E402
-from rlviz.ray_executor import RayExecutor, connect  # noqa: E402
+from rlviz.ray_executor import PACKAGE_DIR, RayExecutor, connect, runtime_env  # noqa: E402
 from rlviz.rundir import checkpoints, read_events  # noqa: E402
 from rlviz.runs import RunStore  # noqa: E402
 
@@ -67,6 +67,19 @@ def same_weights(one, other):
 def files(run_dir):
     return sorted(path.relative_to(run_dir).as_posix() for path in run_dir.rglob("*") if path.is_file()
                   and path.name not in (".lock", "status.json.tmp"))
+
+
+def test_rlviz_travels_to_a_cluster_elsewhere_and_not_to_one_started_here(tmp_path, monkeypatch):
+    shipped = {"py_modules": [PACKAGE_DIR]}
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.chdir(os.path.dirname(PACKAGE_DIR))  # the repository: Ray puts it on its local workers' path
+    assert runtime_env({"num_cpus": 2}) is None
+    assert runtime_env({"address": "ray://head:10001"}) == shipped
+    monkeypatch.setenv("RAY_ADDRESS", "ray://head:10001")
+    assert runtime_env({}) == shipped
+    monkeypatch.delenv("RAY_ADDRESS")
+    monkeypatch.chdir(tmp_path)  # started elsewhere: the workers' directory holds no rlviz
+    assert runtime_env({"num_cpus": 2}) == shipped
 
 
 def test_a_run_on_ray_writes_what_a_local_run_writes(cluster, tmp_path):
