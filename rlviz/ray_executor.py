@@ -43,13 +43,18 @@ RAY_GONE = (Exception, SystemExit)
 log = logging.getLogger(__name__)
 
 
+def cluster_elsewhere(init_options: dict[str, Any]) -> bool:
+    """Whether ``ray.init(**init_options)`` joins an existing cluster (an address, given or in $RAY_ADDRESS)
+    rather than starting one in this process."""
+    return "address" in init_options or bool(os.environ.get("RAY_ADDRESS"))
+
+
 def runtime_env(init_options: dict[str, Any]) -> dict[str, Any] | None:
     """What travels with the job: rlviz itself to a cluster elsewhere (Ray's ``py_modules``), so every node
     trains this server's version. A cluster this process starts runs its workers here, in this directory,
     with it on their path (Ray's rule for a driver's working directory): from the repository rlviz is there
     already, and shipping it would cost every new actor a fresh worker process (1.2 s, bench/RESULTS.md)."""
-    started_here = "address" not in init_options and not os.environ.get("RAY_ADDRESS")
-    if started_here and Path.cwd().resolve() == Path(PACKAGE_DIR).parent:
+    if not cluster_elsewhere(init_options) and Path.cwd().resolve() == Path(PACKAGE_DIR).parent:
         return None
     return {"py_modules": [PACKAGE_DIR]}
 
@@ -157,7 +162,7 @@ class RayExecutor:
         self._lock = threading.Lock()
         self._closed = False
         try:
-            if not ray.is_initialized() and "address" not in init_options and not os.environ.get("RAY_ADDRESS"):
+            if not ray.is_initialized() and not cluster_elsewhere(init_options):
                 # Not a cluster of our own: started from a Streamlit script run, its processes died within
                 # a minute (seen under AppTest), and Ray ends a driver whose cluster is gone: the app with it.
                 raise ConnectionError("RAY_ADDRESS is not set")
