@@ -35,7 +35,7 @@ def main() -> None:
 
     steps.append(("the server's imports (Streamlit, the store, the pages' helpers)", rss_mb()))
     executor = executor_from_env()
-    where = getattr(executor, "problem", None) or f"{os.environ.get('RAY_ADDRESS', 'a new local cluster')}"
+    where = getattr(executor, "problem", None) or os.environ.get("RAY_ADDRESS", "a new local cluster")
     steps.append((f"Ray connected ({where})", rss_mb()))
     with tempfile.TemporaryDirectory() as root:
         store = RunStore(root, executor=executor)

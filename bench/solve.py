@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rlviz.__main__ import parse_settings  # noqa: E402
 from rlviz.config import ALGOS, make_config  # noqa: E402
 from rlviz.envs import ENVS  # noqa: E402
-from rlviz.runs import available_cores  # noqa: E402
+from rlviz.executors import available_cores  # noqa: E402
 
 
 def solve(algo: str, env_id: str, seed: int, overrides: dict) -> dict:

@@ -31,7 +31,7 @@ def _store(root: str, max_workers: int | None) -> RunStore:
         executor = executor_from_env(max_workers)
     except ValueError as error:
         raise RunStoreError(str(error)) from None
-    return RunStore(root, max_workers=max_workers, executor=executor)
+    return RunStore(root, executor=executor)
 
 
 def store_or_stop() -> RunStore:
